@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up so8t on a Debian 12 / Python 3.11 machine (root): system packages, the package, the embedded model.
+# Usage: scripts/setup.sh [--dev]   (--dev adds test tools, fonts and the browser used by the test suite)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+
+apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert)
+[ "$dev" = 1 ] && apt_packages+=(fonts-ipafont fonts-noto-cjk)
+missing=()
+for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build.
+python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch==2.13.0
+if [ "$dev" = 1 ]; then python3 -m pip install -q -e ".[dev]"; else python3 -m pip install -q -e .; fi
+
+so8t models pull smollm2-135m
