@@ -103,7 +103,8 @@ def inject_gates(model: nn.Module, layers: list[int] | None = None, include_visi
     for t in targets:
         bank, index = gates.locate(t.path)
         gates.hook_handles.append(t.projection.register_forward_pre_hook(_rotate_input(bank, index)))
-    gates.hook_handles.append(base.register_forward_pre_hook(lambda _module, _args: _start_forward(gates)))
+    stack_root = _common_ancestor(base, [t.path for t in targets])
+    gates.hook_handles.append(stack_root.register_forward_pre_hook(lambda _module, _args: _start_forward(gates)))
     return gates
 
 
@@ -126,6 +127,23 @@ def _select(targets: list[GateTarget], layers: list[int] | None) -> list[GateTar
     if bad:
         raise GateError(f"layer indices {bad} out of range: the model has {len(targets)} gateable attention layers")
     return [targets[i] for i in sorted(set(layers))]
+
+
+def _common_ancestor(base: nn.Module, paths: list[str]) -> nn.Module:
+    """The innermost module whose forward runs every gated layer: a new forward there means new rotations.
+
+    Hooking the innermost one (not the top model) keeps this right when callers run the decoder directly.
+    """
+    parts = [p.split(".") for p in paths]
+    common: list[str] = []
+    for level in zip(*parts):
+        if len(set(level)) > 1:
+            break
+        common.append(level[0])
+    while common and isinstance(base.get_submodule(".".join(common)), (nn.ModuleList, nn.ModuleDict)) \
+            or len(common) == len(parts[0]):
+        common.pop()
+    return base.get_submodule(".".join(common)) if common else base
 
 
 def _start_forward(gates: SO8Gates) -> None:
