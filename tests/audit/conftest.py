@@ -83,6 +83,6 @@ def filled_db(template_db, tmp_path: Path) -> tuple[Path, dict[str, list[int]]]:
 def raw(path: Path) -> sqlite3.Connection:
     """A plain connection with the append-only triggers dropped: what an attacker with file access can do."""
     conn = sqlite3.connect(path, isolation_level=None)
-    for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'trigger'").fetchall():
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         conn.execute(f"DROP TRIGGER {name}")
     return conn

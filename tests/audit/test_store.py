@@ -12,6 +12,7 @@ import jsonpatch
 import pytest
 
 from so8t.audit import (
+    AuditError,
     AuditStore,
     InvalidRecordError,
     ReviewError,
@@ -39,7 +40,8 @@ def test_connection_uses_wal_full_sync_foreign_keys_secure_delete(store: AuditSt
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 0  # the writer retries BEGIN IMMEDIATE itself
+    assert store._reader.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
 
 
 def test_schema_and_init_data_ship_inside_the_package() -> None:
@@ -275,3 +277,17 @@ def test_only_escalated_requests_can_be_reviewed_even_by_raw_sql(filled_db) -> N
             "INSERT INTO review_log VALUES (999, ?, 'APPROVE', 'x', '', '2025-01-01T00:00:00.000000Z', ?, ?)",
             (allowed, "0" * 64, "0" * 64),
         )
+
+
+def test_a_writer_that_holds_the_lock_too_long_gives_a_clear_error(tmp_path) -> None:
+    path = tmp_path / "audit.sqlite3"
+    with AuditStore(path, busy_timeout_ms=200) as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(AuditError, match="stayed locked by another writer for 200 ms"):
+            store.record_decision("ALLOW", input_text="waits for the lock")
+        assert [d.input_text for d in store.decisions()] == []  # reads are not blocked by the writer
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        store.record_decision("ALLOW", input_text="once the lock is free")
+        assert store.verify().ok

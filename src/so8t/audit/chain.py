@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,29 +84,27 @@ class BadRow:
 
 @dataclass
 class ChainWalk:
-    """What walking the chain found: how far it is intact, and the hashes at positions asked for."""
+    """Walks the chain one row at a time, in seq order, and remembers how far it is intact.
 
+    Fed row by row (rather than handed an iterable) so that the progress survives a read error part-way.
+    A row is bad when its position skips or repeats (deleted or reordered rows), its prev_hash is not the
+    previous row's hash, its row_hash does not match its fields, or present content does not match its hash.
+    """
+
+    wanted_seqs: set[int] = field(default_factory=set)
     rows_checked: int = 0
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
     first_bad: BadRow | None = None
     hashes_at: dict[int, str] = field(default_factory=dict)
 
-
-def walk(rows: Iterable[tuple[str, Mapping[str, Any]]], wanted_seqs: Iterable[int] = ()) -> ChainWalk:
-    """Recompute the chain over (table, row) pairs in seq order; stop at the first bad row.
-
-    A row is bad when its position skips or repeats (deleted or reordered rows), its prev_hash is not the
-    previous row's hash, its row_hash does not match its fields, or present content does not match its hash.
-    """
-    wanted = set(wanted_seqs)
-    result = ChainWalk()
-    for table, row in rows:
-        expected_seq = result.head_seq + 1
+    def check(self, table: str, row: Mapping[str, Any]) -> bool:
+        """Check the next row; False, with `first_bad` set, at the first break."""
+        expected_seq = self.head_seq + 1
         problem = None
         if row["seq"] != expected_seq:
             problem = f"expected position {expected_seq} next, found {row['seq']} (rows deleted or reordered)"
-        elif row["prev_hash"] != result.head_hash:
+        elif row["prev_hash"] != self.head_hash:
             problem = "prev_hash does not match the previous row's row_hash"
         elif row_hash(table, row["seq"], row["prev_hash"], row) != row["row_hash"]:
             problem = "row_hash does not match the row's fields (a field was changed)"
@@ -117,10 +115,10 @@ def walk(rows: Iterable[tuple[str, Mapping[str, Any]]], wanted_seqs: Iterable[in
                     problem = f"{content_column} does not match {hash_column} (content was changed)"
                     break
         if problem:
-            result.first_bad = BadRow(table, row["seq"], problem)
-            return result
-        result.rows_checked += 1
-        result.head_seq, result.head_hash = row["seq"], row["row_hash"]
-        if row["seq"] in wanted:
-            result.hashes_at[row["seq"]] = row["row_hash"]
-    return result
+            self.first_bad = BadRow(table, row["seq"], problem)
+            return False
+        self.rows_checked += 1
+        self.head_seq, self.head_hash = row["seq"], row["row_hash"]
+        if row["seq"] in self.wanted_seqs:
+            self.hashes_at[row["seq"]] = row["row_hash"]
+        return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +24,17 @@ class Identity:
     fingerprint: dict[str, Any]
     diff: list[dict[str, Any]]
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Identity:
+        return cls(
+            identity_id=row["identity_id"],
+            seq=row["seq"],
+            created_at=row["created_at"],
+            role_prompt=row["role_prompt"],
+            fingerprint=json.loads(row["fingerprint"]),
+            diff=json.loads(row["diff"]),
+        )
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -34,6 +47,18 @@ class Policy:
     checksum: str
     diff: list[dict[str, Any]]
     applied_at: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Policy:
+        return cls(
+            name=row["name"],
+            version=row["version"],
+            seq=row["seq"],
+            content=json.loads(row["content"]),
+            checksum=row["checksum"],
+            diff=json.loads(row["diff"]),
+            applied_at=row["applied_at"],
+        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,27 @@ class Decision:
     error: str | None
     review: Review | None = None
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Decision:
+        """From decision_log joined with review_log, whose columns carry an r_ prefix."""
+        review = None
+        if row["r_seq"] is not None:
+            review = Review(
+                request_id=row["request_id"],
+                seq=row["r_seq"],
+                verdict=row["r_verdict"],
+                reviewer=row["r_reviewer"],
+                note=row["r_note"],
+                reviewed_at=row["r_reviewed_at"],
+            )
+        return cls(
+            **{name: row[name] for name in _DECISION_PLAIN_COLUMNS},
+            image_sha256s=json.loads(row["image_sha256s"]),
+            scores=json.loads(row["scores"]),
+            reasons=json.loads(row["reasons"]),
+            review=review,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the derived `purged` and `review_status` included."""
         return {**asdict(self), "purged": self.purged, "review_status": self.review_status}
@@ -98,6 +144,12 @@ class Decision:
         return "approved" if self.review.verdict == "APPROVE" else "rejected"
 
 
+_DECISION_PLAIN_COLUMNS = (
+    "request_id", "seq", "created_at", "identity_id", "policy_name", "policy_version", "decision", "input_text",
+    "input_sha256", "ocr_summary", "ocr_summary_sha256", "output_text", "output_sha256", "latency_ms", "error",
+)
+
+
 @dataclass(frozen=True)
 class Event:
     """A free-form audit event (purges, web actions, agent start-up ...)."""
@@ -106,6 +158,10 @@ class Event:
     created_at: str
     event_type: str
     payload: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Event:
+        return cls(row["seq"], row["created_at"], row["event_type"], json.loads(row["payload"]))
 
 
 @dataclass(frozen=True)
@@ -117,16 +173,19 @@ class VerifyReport:
     head_seq: int
     head_hash: str
     first_bad: BadRow | None
+    read_error: str | None = None
     checkpoints_checked: int = 0
     checkpoint_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.integrity == ["ok"] and self.first_bad is None and not self.checkpoint_problems
+        return self.integrity == ["ok"] and self.first_bad is None and self.read_error is None and not self.checkpoint_problems
 
     def problems(self) -> list[str]:
         """Every problem found, first the most basic (file integrity), in words."""
         found = [] if self.integrity == ["ok"] else [f"SQLite integrity check: {line}" for line in self.integrity]
+        if self.read_error is not None:
+            found.append(self.read_error)
         if self.first_bad is not None:
             found.append(f"chain broken at {self.first_bad}")
         return found + self.checkpoint_problems

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from so8t.audit import AuditError, AuditStore, load_checkpoints, load_hmac_key
 from so8t.audit.store import DB_ENV_VAR, DEFAULT_RETENTION_DAYS
@@ -59,6 +60,11 @@ def _print_json(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def _add_row(table: Table, *cells: object) -> None:
+    """Cells as plain Text: stored content (user prompts) must never be read as Rich markup."""
+    table.add_row(*(Text("" if cell is None else str(cell)) for cell in cells))
+
+
 def _clip(text: str | None, width: int = 60) -> str:
     if text is None:
         return ""
@@ -91,7 +97,7 @@ def show(
                     value = f"{value['verdict']} by {value['reviewer']} at {value['reviewed_at']}: {value['note']}"
                 elif value is None and key in ("input_text", "ocr_summary", "output_text") and record.purged:
                     value = "[purged by retention]"
-                table.add_row(key, "" if value is None else str(value))
+                _add_row(table, key, value)
             console.print(table)
             return
         records = store.decisions(
@@ -102,8 +108,8 @@ def show(
             return
         table = Table("seq", "time (UTC)", "request id", "decision", "review", "input", "reasons")
         for record in records:
-            table.add_row(
-                str(record.seq), record.created_at, record.request_id, record.decision, record.review_status or "",
+            _add_row(
+                table, record.seq, record.created_at, record.request_id, record.decision, record.review_status or "",
                 "[purged]" if record.input_text is None and record.input_sha256 else _clip(record.input_text),
                 _clip("; ".join(record.reasons), 40),
             )
@@ -139,7 +145,7 @@ def tail(
     table = Table("seq", "table", "time (UTC)", "what")
     for row in rows:
         time = row.get("created_at") or row.get("applied_at") or row.get("reviewed_at")
-        table.add_row(str(row["seq"]), row["table"], time, _summary(row))
+        _add_row(table, row["seq"], row["table"], time, _summary(row))
     console.print(table)
 
 
@@ -258,5 +264,5 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
     for key, value in asdict(result).items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
-        table.add_row(key, str(value))
+        _add_row(table, key, value)
     console.print(table)
