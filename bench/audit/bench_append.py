@@ -136,8 +136,9 @@ def main() -> None:
         seconds, latencies = four_processes(work / "shared.sqlite3", args.single // 4)
         add("4 processes at once, 1 commit each (total)", len(latencies), seconds, latencies)
 
+    load = os.getloadavg()[0]  # other work on the machine shares the CPU and the disk: say how much there was
     table = Table(title=f"so8t audit: durable appends (WAL, synchronous=FULL), SQLite {sqlite3.sqlite_version}, "
-                        f"{os.cpu_count()} CPUs, {args.dir}")
+                        f"{os.cpu_count()} CPUs, load average {load:.1f}, {args.dir}")
     for column in ("run", "appends", "appends/s", "p50 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for name, count, rate, p50, p99 in rows:

@@ -107,6 +107,9 @@ def test_purge_and_stats(filled_db, monkeypatch) -> None:
     after = json.loads(so8t("stats", "--json", db=path).output)
     assert after["purged_decisions"] == 4 and after["rows"]["audit_log"] == before["rows"]["audit_log"] + 2
     assert "[purged]" in so8t("show", db=path).output
+    denied = json.loads(so8t("show", "--json", "--decision", "DENY", db=path).output)[0]
+    detail = so8t("show", denied["request_id"], db=path).output
+    assert "input_text" in detail and "[purged by retention]" in detail and "Write ransomware" not in detail
     assert so8t("verify", db=path).exit_code == 0
     assert "purged_decisions" in so8t("stats", db=path).output
 

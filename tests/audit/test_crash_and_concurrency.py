@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from so8t.audit import DECISIONS, AuditStore
 
-KILL_CYCLES = 60
+KILL_CYCLES = int(os.environ.get("SO8T_AUDIT_CRASH_CYCLES", "60"))  # bench/audit/crash_soak.sh runs more
 FRESH_DB_CYCLES = 8  # the first cycles each start on a new file, so some kills land inside schema creation
 
 

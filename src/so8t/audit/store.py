@@ -105,7 +105,8 @@ class AuditStore:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         self._busy_timeout_ms = busy_timeout_ms
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writer connection and transaction state
+        self._read_lock = threading.Lock()  # the reader connection: reads need not wait for a writer's fsync
         self._in_transaction = False
         self._head: tuple[int, str] | None = None  # chain head as of this process's open transaction
         if not self.path.exists():
@@ -254,7 +255,7 @@ class AuditStore:
             conn.close()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._conn.close()
             self._reader.close()
 
@@ -267,7 +268,7 @@ class AuditStore:
     # ------------------------------------------------------------------ schema
 
     def _ensure_schema(self) -> None:
-        with self._lock, self._sqlite_errors():
+        with self._read_lock, self._sqlite_errors():
             if self._owned(self._reader):
                 return
         with self._transaction() as conn:
@@ -485,18 +486,20 @@ class AuditStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _latest_identity(self, conn: sqlite3.Connection) -> Identity | None:
+    @staticmethod
+    def _latest_identity(conn: sqlite3.Connection) -> Identity | None:
         row = conn.execute("SELECT * FROM identity_contract ORDER BY identity_id DESC LIMIT 1").fetchone()
         return Identity.from_row(row) if row else None
 
-    def _latest_policy(self, conn: sqlite3.Connection, name: str) -> Policy | None:
+    @staticmethod
+    def _latest_policy(conn: sqlite3.Connection, name: str) -> Policy | None:
         row = conn.execute(
             "SELECT * FROM policy_state WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
         ).fetchone()
         return Policy.from_row(row) if row else None
 
     def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock, self._sqlite_errors():
+        with self._read_lock, self._sqlite_errors():
             return self._reader.execute(sql, parameters).fetchall()
 
     def identity(self, identity_id: int | None = None) -> Identity:

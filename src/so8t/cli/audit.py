@@ -18,9 +18,11 @@ from rich.table import Table
 from rich.text import Text
 
 from so8t.audit import AuditError, AuditStore, load_checkpoints, load_hmac_key
+from so8t.audit.chain import TABLES
 from so8t.audit.store import DB_ENV_VAR, DEFAULT_RETENTION_DAYS
 
 RETENTION_ENV_VAR = "SO8T_AUDIT_RETENTION_DAYS"
+CONTENT_HASHES = TABLES["decision_log"].content  # content column -> its SHA-256 column
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -91,11 +93,12 @@ def show(
             if as_json:
                 _print_json(record.to_dict())
                 return
+            fields = record.to_dict()
             table = Table(show_header=False, title=f"decision {record.request_id}")
-            for key, value in record.to_dict().items():
+            for key, value in fields.items():
                 if key == "review" and value is not None:
                     value = f"{value['verdict']} by {value['reviewer']} at {value['reviewed_at']}: {value['note']}"
-                elif value is None and key in ("input_text", "ocr_summary", "output_text") and record.purged:
+                elif value is None and key in CONTENT_HASHES and fields[CONTENT_HASHES[key]] is not None:
                     value = "[purged by retention]"
                 _add_row(table, key, value)
             console.print(table)
