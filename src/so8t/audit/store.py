@@ -417,10 +417,13 @@ class AuditStore:
         with self._transaction() as conn:
             fields["identity_id"] = self._resolve_identity(conn, fields["identity_id"])
             fields["policy_version"] = self._resolve_policy(conn, fields["policy_name"], fields["policy_version"])
-            if conn.execute("SELECT 1 FROM decision_log WHERE request_id = ?", (fields["request_id"],)).fetchone():
-                raise InvalidRecordError(f"request_id {fields['request_id']!r} is already recorded")
             fields["created_at"] = self._now()
-            self._append(conn, "decision_log", fields)
+            try:
+                self._append(conn, "decision_log", fields)
+            except sqlite3.IntegrityError as exc:
+                if "decision_log.request_id" not in str(exc):
+                    raise
+                raise InvalidRecordError(f"request_id {fields['request_id']!r} is already recorded") from exc
         return fields["request_id"]
 
     def log_event(self, event_type: str, payload: Mapping[str, Any] | str | None = None) -> int:
