@@ -3,17 +3,20 @@
 import typer
 
 import so8t
-from so8t.cli import audit as audit_cli
+from so8t.cli import audit, gate, generate, models
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
+
+
+app.add_typer(models.app, name="models")
+app.add_typer(gate.app, name="gate")
+app.add_typer(audit.app, name="audit")
+app.command("generate")(generate.generate)
 
 
 @app.callback()
 def _root() -> None:
     """Local safety agent and SO(8)-gated fine-tuning; every command works offline."""
-
-
-app.add_typer(audit_cli.app, name="audit")
 
 
 @app.command()
