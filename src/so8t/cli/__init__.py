@@ -3,13 +3,14 @@
 import typer
 
 import so8t
-from so8t.cli import gate, generate, models
+from so8t.cli import audit, gate, generate, models
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
 
 
 app.add_typer(models.app, name="models")
 app.add_typer(gate.app, name="gate")
+app.add_typer(audit.app, name="audit")
 app.command("generate")(generate.generate)
 
 
