@@ -3,7 +3,7 @@
 import typer
 
 import so8t
-from so8t.cli import audit, gate, generate, models
+from so8t.cli import audit, gate, generate, models, train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
 
@@ -11,7 +11,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local 
 app.add_typer(models.app, name="models")
 app.add_typer(gate.app, name="gate")
 app.add_typer(audit.app, name="audit")
+app.add_typer(train.data_app, name="data")
 app.command("generate")(generate.generate)
+app.command("train")(train.train)
 
 
 @app.callback()

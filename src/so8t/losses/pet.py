@@ -33,7 +33,8 @@ def pet_penalty(
     """
     if hidden.dim() != 3:
         raise ValueError(f"hidden states must be [batch, seq, dim], got shape {tuple(hidden.shape)}")
-    hidden = hidden.float()
+    if hidden.dtype in (torch.float16, torch.bfloat16):
+        hidden = hidden.float()
     if normalize:
         hidden = hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + 1e-6)
     d2 = hidden[:, 2:] - 2 * hidden[:, 1:-1] + hidden[:, :-2]

@@ -54,6 +54,7 @@ class SO8TQLoRATrainer:
         self.accelerator = Accelerator(cpu=use_cpu, mixed_precision="no" if use_cpu else "bf16")
         self.model, self.tokenizer = self._load_base(model_path, use_cpu)
         self.base_fingerprint = model_fingerprint(self.model)
+        _seed_everything(self.config.seed)  # LoRA and head initialisation are part of the run's recipe
         self.model = get_peft_model(self.model, LoraConfig(
             r=self.config.lora_rank, lora_alpha=self.config.lora_alpha, lora_dropout=self.config.lora_dropout,
             target_modules=self.config.lora_target_modules, task_type="CAUSAL_LM"))
@@ -103,8 +104,12 @@ class SO8TQLoRATrainer:
         return [encode_row(r, self.tokenizer, self.config.max_length, base_dir) for r in rows]
 
     def train(self, data: str | Path | list[dict], out_dir: str | Path, resume: bool = False,
-              max_steps: int | None = None) -> TrainResult:
-        """Train on JSONL rows (or a list of row dicts); checkpoints and metrics land in out_dir."""
+              max_steps: int | None = None, stop_after: int | None = None) -> TrainResult:
+        """Train on JSONL rows (or a list of row dicts); checkpoints and metrics land in out_dir.
+
+        `stop_after` ends the run early after that many steps (as a time-boxed session would) with a
+        checkpoint; `resume=True` continues from the newest checkpoint exactly where it stopped.
+        """
         cfg = self.config
         out_dir = Path(out_dir)
         base_dir = Path(data).parent if isinstance(data, (str, Path)) else Path(".")
@@ -130,7 +135,7 @@ class SO8TQLoRATrainer:
         loss_value = math.nan
         with _progress(self.accelerator.is_main_process) as progress:
             task = progress.add_task("train", total=total_steps, completed=step, info="")
-            while step < total_steps:
+            while step < min(total_steps, stop_after or total_steps):
                 started = time.perf_counter()
                 pet_weight = self.pet_schedule(step)
                 sums = {"loss": 0.0, "lm_loss": 0.0, "safety_loss": 0.0, "pet": 0.0, "tokens": 0}
@@ -163,9 +168,9 @@ class SO8TQLoRATrainer:
                     progress.update(task, completed=step, info=(
                         f"loss {loss_value:.3f} pet {sums['pet']:.3g} λ {pet_weight:.3g} "
                         f"|g| {grad_norm:.2f} {row['tokens_per_s']:.0f} tok/s"))
-                if step % cfg.save_every == 0 or step == total_steps:
+                if step % cfg.save_every == 0 or step in (total_steps, stop_after):
                     self._checkpoint(out_dir / "checkpoints" / f"step-{step:06d}", optimizer, scheduler, step, position)
-        if self.accelerator.is_main_process:
+        if self.accelerator.is_main_process and step == total_steps:
             self.save(out_dir / "final")
             from so8t.training.plots import write_plots
 
@@ -241,6 +246,22 @@ class SO8TQLoRATrainer:
         text = fence_untrusted(prompt, image_summaries([str(p) for p in images or []], Path(".")))
         self.model.eval()
         return chat(self.model, self.tokenizer, text, max_new_tokens=max_new_tokens, temperature=temperature)
+
+    def evaluate(self, data: str | Path | list[dict]) -> dict[str, float]:
+        """Mean LM loss on assistant tokens and safety-head accuracy over rows, without training."""
+        rows = read_rows(data) if isinstance(data, (str, Path)) else data
+        examples = self.encode(rows)
+        self.joint.eval()
+        losses, correct, labeled = [], 0, 0
+        with torch.no_grad():
+            for example in examples:
+                batch = {k: v.to(self.accelerator.device) for k, v in collate([example], self.tokenizer.pad_token_id).items()}
+                out = self.joint(**batch)
+                losses.append(out["lm_loss"].item())
+                if example.safety_label >= 0:
+                    labeled += 1
+                    correct += int(out["safety_logits"].argmax(-1).item() == example.safety_label)
+        return {"lm_loss": float(np.mean(losses)), "safety_accuracy": correct / labeled if labeled else math.nan}
 
     def classify(self, prompt: str) -> dict[str, float]:
         """Safety-head probabilities for one prompt, read at the last prompt token."""
