@@ -45,7 +45,7 @@ def _clear_errors() -> Iterator[None]:
     try:
         yield
     except (BackendError, DatasetError, RunDirError, TrainingRunError, TaskFileError) as error:
-        console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -77,7 +77,7 @@ def _finish(run: Any, out: Path) -> None:
     from so8t.eval.report import write_report
 
     files = write_report(run, out)
-    console.print(f"report: {files.markdown}  {files.html}  summary: {files.summary}", highlight=False)
+    console.print(f"report: {files.markdown}  {files.html}  summary: {files.summary}", highlight=False, soft_wrap=True)
 
 
 @app.command("tasks")

@@ -64,12 +64,16 @@ def category_bars(breakdown: Mapping[str, Mapping[str, Any]], title: str, path: 
     height = 0.8 / len(measures)
     for offset, measure in enumerate(measures):
         values = [breakdown[name].get(measure) for name in names]
-        axes.barh(positions + offset * height, [np.nan if v is None else v for v in values], height, label=measure)
+        rows = positions + offset * height
+        axes.barh(rows, [0.0 if v is None else v for v in values], height, label=measure)
+        for row, value in zip(rows, values):  # label every bar, so 0 and n/a are told apart
+            axes.text(0.005 if value is None else min(value, 0.9) + 0.005, row, "n/a" if value is None else f"{value:.2f}",
+                      va="center", fontsize=6, color="grey" if value is None else "black")  # fmt: skip
     axes.set_yticks(positions + height, names)
     axes.invert_yaxis()
     axes.set_xlim(0, 1)
     axes.set_title(title)
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=len(measures), fontsize="small")
     return _save(figure, path)
 
 

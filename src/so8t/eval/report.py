@@ -90,7 +90,8 @@ class _Writer:
         self.plots: list[Path] = []
 
     def add(self, *blocks: str) -> None:
-        self.lines.extend([*blocks, ""])
+        for block in blocks:  # a blank line after every block, or Markdown glues a table to the paragraph above
+            self.lines.extend([block, ""])
 
     def figure(self, path: Path, caption: str) -> None:
         self.plots.append(path)
