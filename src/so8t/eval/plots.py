@@ -127,6 +127,9 @@ def histogram_plot(snapshots: Sequence[Mapping[str, Any]], kind: str, path: Path
     left.imshow(heat, aspect="auto", cmap="viridis", extent=(edges[0], edges[-1], len(layers), 0))
     left.set_yticks(np.arange(len(layers)) + 0.5, layers, fontsize=6 if len(layers) > 12 else 8)
     left.set_title(f"{kind} per layer, step {present[-1]['step']}")
+    unit = "angle (radians)" if kind == "rotation_angles" else "weight value"
+    left.set_xlabel(unit)
+    right.set_xlabel(unit)
     for label, snapshot in (("first", present[0]), ("last", present[-1])):
         hist = snapshot[kind]
         snapshot_edges = np.asarray(hist["bin_edges"])
