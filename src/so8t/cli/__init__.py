@@ -4,16 +4,20 @@ import typer
 
 import so8t
 from so8t.cli import eval as eval_cli
+from so8t.cli import gate, generate, models
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
+
+
+app.add_typer(models.app, name="models")
+app.add_typer(gate.app, name="gate")
+app.command("generate")(generate.generate)
+app.add_typer(eval_cli.app, name="eval")
 
 
 @app.callback()
 def _root() -> None:
     """Local safety agent and SO(8)-gated fine-tuning; every command works offline."""
-
-
-app.add_typer(eval_cli.app, name="eval")
 
 
 @app.command()
