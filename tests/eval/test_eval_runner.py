@@ -9,16 +9,16 @@ import pytest
 from eval_helpers import TASKS, SqliteAuditStore, keyword_judge, tesseract_ocr, write_jsonl
 from PIL import Image
 
-from so8t.eval import Backends, item_judge, load_decisions, load_tasks, run_tasks, transformers_generator, write_report
+from so8t.eval import Backends, item_judge, load_decisions, load_tasks, run_tasks, model_generator, write_report
 from so8t.eval.backends import BackendError
 from so8t.eval.safety_metrics import safety_metrics
 
 
 @pytest.mark.slow
-def test_shipped_tasks_run_end_to_end_on_real_components(embedded_gguf, audit_store_factory, tmp_path):
+def test_shipped_tasks_run_end_to_end_on_real_components(embedded_model_dir, audit_store_factory, tmp_path):
     """Real SmolLM2 generation, real Tesseract OCR, a real SQLite audit file; only the judge is a simple stand-in."""
     tasks = load_tasks(TASKS)
-    backends = Backends(generate=transformers_generator(embedded_gguf), judge=item_judge(judge=keyword_judge),
+    backends = Backends(generate=model_generator(), judge=item_judge(judge=keyword_judge),
                         ocr=tesseract_ocr, audit=audit_store_factory)  # fmt: skip
     run = run_tasks(tasks, TASKS.parent, backends, {"tasks": str(TASKS)})
     assert set(run.sections) == {"generation", "safety", "ocr", "audit"}
@@ -81,7 +81,7 @@ def test_decisions_file_gives_exact_safety_metrics_and_missing_backends_are_repo
         assert "not_run" in run.sections[name]
     files = write_report(run, tmp_path / "run")
     report = files.markdown.read_text(encoding="utf-8")
-    assert "_Not run: no generator (pass --model)" in report
+    assert "_Not run: no generator" in report
     assert "_Not run: no OCR backend" in report
     for plot in files.plots:
         with Image.open(plot) as image:

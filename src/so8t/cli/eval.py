@@ -83,24 +83,25 @@ def _finish(run: Any, out: Path) -> None:
 @app.command("tasks")
 def tasks_command(
     tasks: Annotated[Path, typer.Option("--tasks", help="Task file.")] = Path("eval/tasks_safety.json"),
-    model: Annotated[Optional[Path], typer.Option("--model", help="HF model folder or .gguf file for basic_cases.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Registered name, HF folder or .gguf file.")] = None,
+    no_generate: Annotated[bool, typer.Option("--no-generate", help="Skip basic_cases (no model load).")] = False,
     judge: JudgeOption = None,
     decisions: DecisionsOption = None,
     out: OutOption = None,
 ) -> None:
     """Run eval/tasks_safety.json: generation, safety, OCR and audit cases, with whichever backends exist."""
     with _clear_errors():
-        from so8t.eval.backends import installed_ocr, transformers_generator
+        from so8t.eval.backends import installed_ocr, model_generator
         from so8t.eval.runner import Backends, run_tasks
         from so8t.eval.tasks import load_tasks
 
         task_file = load_tasks(tasks)
         backends = Backends(
-            generate=transformers_generator(model) if model else None,
+            generate=None if no_generate else model_generator(model),
             judge=_judge_from(judge, decisions, required=False),
             ocr=installed_ocr(),
         )
-        inputs = {"tasks": str(tasks), "model": str(model) if model else None,
+        inputs = {"tasks": str(tasks), "model": None if no_generate else model or "embedded default",
                   "judge": judge or (str(decisions) if decisions else None)}  # fmt: skip
         run = run_tasks(task_file, tasks.parent, backends, inputs)
         for name, section in run.sections.items():

@@ -13,7 +13,7 @@ from so8t.eval.backends import (
     item_judge,
     load_decisions,
     load_judge,
-    transformers_generator,
+    model_generator,
 )
 from so8t.eval.benchmark import DatasetError, run_safety_benchmark
 from so8t.eval.compare import compare_runs
@@ -46,6 +46,6 @@ __all__ = [
     "run_tasks",
     "safety_metrics",
     "stability_snapshot",
-    "transformers_generator",
+    "model_generator",
     "write_report",
 ]

@@ -1,7 +1,7 @@
 """Pluggable backends: what evaluation calls to generate, judge, read images and audit.
 
 Each backend is a plain callable or a small protocol, so wiring a real component is a few lines and tests can
-pass their own. Generation has a real default (a Hugging Face causal LM, GGUF or folder, via transformers);
+pass their own. Generation has a real default (the embedded model, or any model spec, via so8t.models);
 the judge can be any `Callable[[list[str]], list[decision-like]]`, a `module:name` import spec, or a decisions
 file ({id, decision} rows, e.g. from `so8t judge --file ... --out decisions.jsonl`).
 """
@@ -63,33 +63,18 @@ def as_ocr_reading(result: Any) -> OcrReading:
     return OcrReading(text=text if text is not None else summary or "", summary=summary or text or "")
 
 
-def transformers_generator(model_path: str | Path, *, device: str = "cpu") -> GenerateFn:
-    """A generate() over a local causal LM: an HF folder or a .gguf file, never fetched from a hub."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def model_generator(spec: str | Path | None = None, *, device: str | None = None) -> GenerateFn:
+    """generate() over a local model through so8t.models: a registered name (default: the embedded model), an HF
+    folder or a .gguf file; answers use the model's chat template, greedy at temperature 0."""
+    from so8t.models import ModelNotFoundError, chat, load_model
 
-    path = Path(model_path)
-    if not path.exists():
-        raise BackendError(f"model not found: {path} (give an HF model folder or a .gguf file)")
-    folder, extra = (path.parent, {"gguf_file": path.name}) if path.is_file() else (path, {})
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **extra)
-    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **extra).to(device).eval()
+    try:
+        model, tokenizer = load_model(spec, device=device)
+    except ModelNotFoundError as error:
+        raise BackendError(str(error)) from None
 
     def generate(prompt: str, max_new_tokens: int, temperature: float) -> str:
-        if tokenizer.chat_template:
-            inputs = tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-        else:
-            inputs = tokenizer(prompt, return_tensors="pt")
-        inputs = {key: value.to(device) for key, value in inputs.items()}
-        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-        torch.manual_seed(0)  # sampled cases are reproducible run to run
-        with torch.inference_mode():
-            output = model.generate(
-                **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.eos_token_id, **sampling
-            )
-        return tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+        return chat(model, tokenizer, prompt, max_new_tokens=max_new_tokens, temperature=temperature)
 
     return generate
 

@@ -217,7 +217,7 @@ def run_tasks(tasks: TaskFile, base_dir: Path, backends: Backends, inputs: Mappi
     """Evaluate every section that has cases; base_dir resolves OCR image paths (the task file's folder)."""
     run = EvalRun(kind="tasks", inputs=dict(inputs or {}))
     plan: list[tuple[str, list[Any], Any, str, Callable[[], tuple[dict[str, Any], list[dict[str, Any]]]]]] = [
-        ("generation", tasks.basic_cases, backends.generate, "no generator (pass --model)",
+        ("generation", tasks.basic_cases, backends.generate, "no generator (run without --no-generate)",
          lambda: run_generation(tasks, backends.generate)),
         ("safety", tasks.safety_cases, backends.judge, "no judge (pass --judge or --decisions)",
          lambda: run_safety(tasks, backends.judge)),
