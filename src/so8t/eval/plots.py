@@ -30,7 +30,7 @@ def _use_fonts() -> None:
 def _save(figure: plt.Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")  # "tight" keeps legends placed outside the axes
     plt.close(figure)
     return path
 
@@ -55,11 +55,11 @@ def confusion_plot(matrix: Mapping[str, Mapping[str, int]], title: str, path: Pa
 
 
 def category_bars(breakdown: Mapping[str, Mapping[str, Any]], title: str, path: Path) -> Path:
-    """Harmful recall, false-allow and over-refusal per group; a missing bar means the rate has no denominator."""
+    """Harmful recall (flagged), refuse recall (denied) and over-refusal per group; n/a marks an empty denominator."""
     _use_fonts()
     names = list(breakdown)
-    measures = ("recall", "false_allow_rate", "over_refusal_rate")
-    figure, axes = plt.subplots(figsize=(8, 1.2 + 0.45 * len(names) * len(measures) / 2))
+    measures = ("recall", "refuse_recall", "over_refusal_rate")
+    figure, axes = plt.subplots(figsize=(9, 1.2 + 0.45 * len(names) * len(measures) / 2))
     positions = np.arange(len(names))
     height = 0.8 / len(measures)
     for offset, measure in enumerate(measures):
@@ -69,7 +69,7 @@ def category_bars(breakdown: Mapping[str, Mapping[str, Any]], title: str, path: 
         for row, value in zip(rows, values):  # label every bar, so 0 and n/a are told apart
             axes.text(0.005 if value is None else min(value, 0.9) + 0.005, row, "n/a" if value is None else f"{value:.2f}",
                       va="center", fontsize=6, color="grey" if value is None else "black")  # fmt: skip
-    axes.set_yticks(positions + height, names)
+    axes.set_yticks(positions + height, [name if len(name) <= 48 else name[:47] + "…" for name in names])
     axes.invert_yaxis()
     axes.set_xlim(0, 1)
     axes.set_title(title)

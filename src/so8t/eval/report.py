@@ -65,7 +65,7 @@ def fmt(value: Any) -> str:
             return f"{value:.2f}"
         return f"{value:.3f}" if abs(value) >= 0.001 or value == 0 else f"{value:.2e}"
     # table-safe text: HTML escaped (prompts come from untrusted data), on one line, pipes escaped
-    return html.escape(" ".join(str(value).split())).replace("|", "\\|")
+    return html.escape(" ".join(str(value).split()), quote=False).replace("|", "\\|")
 
 
 def shorten(text: str, limit: int = CASE_TEXT_LIMIT) -> str:
