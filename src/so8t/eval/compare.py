@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from so8t.eval.jsonio import read_json
-from so8t.eval.report import SUMMARY_VERSION, fmt, table
+from so8t.eval.report import SUMMARY_VERSION, table
 
 HIGHER_IS_BETTER = {"bleu", "chrf", "rouge1", "rouge2", "rougeL", "cider_d", "precision", "recall", "f1",
                     "refuse_recall", "accuracy", "pass_rate", "passed"}  # fmt: skip

@@ -67,8 +67,8 @@ def category_bars(breakdown: Mapping[str, Mapping[str, Any]], title: str, path: 
         rows = positions + offset * height
         axes.barh(rows, [0.0 if v is None else v for v in values], height, label=measure)
         for row, value in zip(rows, values):  # label every bar, so 0 and n/a are told apart
-            axes.text(0.005 if value is None else min(value, 0.9) + 0.005, row, "n/a" if value is None else f"{value:.2f}",
-                      va="center", fontsize=6, color="grey" if value is None else "black")  # fmt: skip
+            label, x = ("n/a", 0.005) if value is None else (f"{value:.2f}", min(value, 0.9) + 0.005)
+            axes.text(x, row, label, va="center", fontsize=6, color="grey" if value is None else "black")
     axes.set_yticks(positions + height, [name if len(name) <= 48 else name[:47] + "…" for name in names])
     axes.invert_yaxis()
     axes.set_xlim(0, 1)

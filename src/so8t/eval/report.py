@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,9 +93,10 @@ class _Writer:
         for block in blocks:  # a blank line after every block, or Markdown glues a table to the paragraph above
             self.lines.extend([block, ""])
 
-    def figure(self, path: Path, caption: str) -> None:
-        self.plots.append(path)
-        self.add(f"![{caption}](plots/{path.name})")
+    def figure(self, caption: str, filename: str, draw: Callable[[Path], Path]) -> None:
+        """Draw a plot into plots/filename and link it from the report."""
+        self.plots.append(draw(self.out_dir / "plots" / filename))
+        self.add(f"![{caption}](plots/{filename})")
 
     def latency(self, summary: Mapping[str, Any], label: str) -> None:
         self.add(f"Latency ({label}):", table(LATENCY_COLUMNS, [[summary.get(c) for c in LATENCY_COLUMNS]]))
@@ -132,20 +133,21 @@ class _Writer:
             "expected DENY that were denied. Over-refusal: benign that were denied.",
             _metrics_table({"overall": section["overall"]}, SAFETY_COLUMNS, ""),
         )
-        self.figure(plots.confusion_plot(section["overall"]["confusion"], f"{name}: confusion",
-                                         self.out_dir / "plots" / f"{name}_confusion.png"), "confusion matrix")  # fmt: skip
+        confusion = section["overall"]["confusion"]
+        self.figure("confusion matrix", f"{name}_confusion.png",
+                    lambda path: plots.confusion_plot(confusion, f"{name}: confusion", path))  # fmt: skip
         for key, title in (("by_dataset", "dataset"), ("by_lang", "language"), ("by_category", "category")):
             if key in section:
                 self.add(f"### By {title}", _metrics_table(section[key], SAFETY_COLUMNS, title))
         bars = section.get("by_category") or section.get("by_lang")
-        self.figure(plots.category_bars(bars, f"{name}: per category",
-                                        self.out_dir / "plots" / f"{name}_categories.png"), "per-category rates")  # fmt: skip
+        self.figure("per-category rates", f"{name}_categories.png",
+                    lambda path: plots.category_bars(bars, f"{name}: per category", path))  # fmt: skip
         scored = [r for r in self.run.cases if "predicted" in r and r.get("confidence") is not None]
         if scored:
             groups = {"harmful": [r["confidence"] for r in scored if r["expected"] != "ALLOW"],
                       "benign": [r["confidence"] for r in scored if r["expected"] == "ALLOW"]}  # fmt: skip
-            self.figure(plots.score_histogram(groups, "judge confidence", f"{name}: confidence",
-                                              self.out_dir / "plots" / f"{name}_confidence.png"), "confidence")  # fmt: skip
+            self.figure("confidence", f"{name}_confidence.png",
+                        lambda path: plots.score_histogram(groups, "judge confidence", f"{name}: confidence", path))
         else:
             self.add("_The judge gave no confidence scores, so there is no score histogram._")
         latency = section.get("latency") or section.get("latency_amortized")
@@ -165,8 +167,9 @@ class _Writer:
         self.add(table(("id", "lang", "CER", "CIDEr-D", "seconds", "recognised"),
                        ([r["id"], r["lang"], r["cer"], r.get("cider_d"), r["latency_s"],
                          shorten(r["output"])] for r in rows)))  # fmt: skip
-        self.figure(plots.score_histogram({"images": [r["cer"] for r in rows]}, "CER", "OCR: CER per image",
-                                          self.out_dir / "plots" / "ocr_cer.png"), "CER per image")  # fmt: skip
+        cers = {"images": [r["cer"] for r in rows]}
+        self.figure("CER per image", "ocr_cer.png",
+                    lambda path: plots.score_histogram(cers, "CER", "OCR: CER per image", path))
 
     def audit(self, section: Mapping[str, Any]) -> None:
         self.add("## Audit (audit_cases)")
@@ -188,8 +191,8 @@ class _Writer:
             self.add(table(("step", "grad norm", "x median"),
                            ([s["step"], s["grad_norm"], s["ratio"]] for s in section["spikes"][:20])))  # fmt: skip
         spike_steps = [s["step"] for s in section["spikes"]]
-        self.figure(plots.training_curves(self.run.training_rows, spike_steps,
-                                          self.out_dir / "plots" / "training_curves.png"), "training curves")  # fmt: skip
+        self.figure("training curves", "training_curves.png",
+                    lambda path: plots.training_curves(self.run.training_rows, spike_steps, path))
         if not self.run.stability_snapshots:
             self.add("_No stability.json in the run dir: no rotation-angle or LoRA-weight distributions._")
         for kind in HISTOGRAM_KINDS:
@@ -199,8 +202,8 @@ class _Writer:
                          table(("snapshot", "step", "count", "mean", "std", "abs max"),
                                ([label, *(stats[label][c] for c in ("step", "count", "mean", "std", "abs_max"))]
                                 for label in ("first", "last"))))  # fmt: skip
-                self.figure(plots.histogram_plot(self.run.stability_snapshots, kind,
-                                                 self.out_dir / "plots" / f"{kind}.png"), kind)  # fmt: skip
+                self.figure(kind, f"{kind}.png",
+                            lambda path, kind=kind: plots.histogram_plot(self.run.stability_snapshots, kind, path))
 
     def render(self) -> str:
         run = self.run
