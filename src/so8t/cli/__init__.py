@@ -4,6 +4,7 @@ import typer
 
 import so8t
 from so8t.cli import audit, gate, generate, models, train
+from so8t.cli import eval as eval_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
 
@@ -14,6 +15,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(train.data_app, name="data")
 app.command("generate")(generate.generate)
 app.command("train")(train.train)
+app.add_typer(eval_cli.app, name="eval")
 
 
 @app.callback()
