@@ -30,6 +30,7 @@ from so8t.training.config import ConfigError, ModelConfig, TrainConfig, load_con
 from so8t.training.data import Example, collate, encode_row, fence_untrusted, image_summaries, read_rows
 from so8t.training.head import SafetyHead
 from so8t.training.joint import JointModel
+from so8t.training.plots import drop_stability_after, record_stability, write_plots
 
 log = logging.getLogger("so8t.training")
 
@@ -129,6 +130,9 @@ class SO8TQLoRATrainer:
         if self.accelerator.is_main_process:
             out_dir.mkdir(parents=True, exist_ok=True)
             _truncate_metrics(metrics_path, step)
+            drop_stability_after(out_dir, step)
+            if step == 0:
+                record_stability(out_dir, 0, self.model)
         world, rank = self.accelerator.num_processes, self.accelerator.process_index
         per_step = cfg.batch_size * cfg.gradient_accumulation_steps * world
         joint.train()
@@ -172,8 +176,7 @@ class SO8TQLoRATrainer:
                     self._checkpoint(out_dir / "checkpoints" / f"step-{step:06d}", optimizer, scheduler, step, position)
         if self.accelerator.is_main_process and step == total_steps:
             self.save(out_dir / "final")
-            from so8t.training.plots import write_plots
-
+        if self.accelerator.is_main_process:
             write_plots(out_dir)
         return TrainResult(step, loss_value, out_dir)
 
@@ -204,6 +207,7 @@ class SO8TQLoRATrainer:
             torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                         "rng": _rng_state()}, path / "trainer_state.pt")
             (path / "state.json").write_text(json.dumps({"step": step, "position": position}))
+            record_stability(path.parent.parent, step, self.model)
         self.accelerator.wait_for_everyone()
 
     def _restore(self, path: Path, optimizer, scheduler) -> tuple[int, int]:
