@@ -1,0 +1,200 @@
+"""The HTTP API's request and response shapes: they are the OpenAPI schema that clients and the fuzz test read."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DecisionValue = Literal["ALLOW", "ESCALATE", "DENY"]
+MAX_NOTE_CHARS = 4000
+MAX_REVIEWER_CHARS = 200
+
+
+class Problem(BaseModel):
+    """Every error answer: `detail` says what was wrong and, where it can, what to do."""
+
+    detail: str | list[dict[str, Any]]
+
+
+class ImageSummary(BaseModel):
+    """The redacted OCR summary of one image; the image itself is never stored."""
+
+    model_config = ConfigDict(extra="allow")
+    sha256: str
+    lang: str
+    summary: str
+
+
+class AskResponse(BaseModel):
+    """The agent's verdict on one request (SafetyAgent's AskResult)."""
+
+    model_config = ConfigDict(extra="allow")
+    request_id: str
+    decision: DecisionValue
+    confidence: float
+    reasons: list[str]
+    scores: dict[str, float]
+    summaries: list[ImageSummary]
+    answer: str | None
+    withheld: bool
+    latency_ms: float
+    error: str | None
+
+
+class ReviewRecord(BaseModel):
+    request_id: str
+    seq: int
+    verdict: Literal["APPROVE", "REJECT"]
+    reviewer: str
+    note: str
+    reviewed_at: str
+
+
+class DecisionRecord(BaseModel):
+    """One row of the decision log; content fields are null once retention purged them (hashes stay)."""
+
+    request_id: str
+    seq: int
+    created_at: str
+    identity_id: int
+    policy_name: str
+    policy_version: int
+    decision: DecisionValue
+    input_text: str | None
+    input_sha256: str | None
+    ocr_summary: str | None
+    ocr_summary_sha256: str | None
+    image_sha256s: list[str]
+    scores: dict[str, Any]
+    reasons: list[str]
+    output_text: str | None
+    output_sha256: str | None
+    latency_ms: float | None
+    error: str | None
+    review: ReviewRecord | None
+    purged: bool
+    review_status: Literal["pending", "approved", "rejected"] | None
+
+
+class DecisionList(BaseModel):
+    decisions: list[DecisionRecord]
+    limit: int
+    offset: int
+
+
+class ReviewRequest(BaseModel):
+    """A reviewer's verdict on an ESCALATE decision; `reviewer` and `note` go on the record."""
+
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(min_length=1, max_length=200)
+    approve: bool
+    reviewer: str = Field(min_length=1, max_length=MAX_REVIEWER_CHARS, pattern=r"\S")
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
+
+
+class BadRowOut(BaseModel):
+    table: str
+    seq: int
+    reason: str
+
+
+class VerifyResponse(BaseModel):
+    """Outcome of verifying the audit trail: file integrity plus the recomputed hash chain."""
+
+    ok: bool
+    problems: list[str]
+    integrity: list[str]
+    rows_checked: int
+    head_seq: int
+    head_hash: str
+    first_bad: BadRowOut | None
+
+
+class PolicyVersion(BaseModel):
+    name: str
+    version: int
+    seq: int
+    content: dict[str, Any]
+    checksum: str
+    diff: list[dict[str, Any]]
+    applied_at: str
+
+
+class PolicyHistory(BaseModel):
+    name: str
+    current: PolicyVersion
+    history: list[PolicyVersion]
+
+
+class PolicyUpdate(BaseModel):
+    """A new version of a policy; the store records it with a checksum and a JSON Patch from the previous one."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="default", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    content: dict[str, Any]
+    reviewer: str = Field(min_length=1, max_length=MAX_REVIEWER_CHARS, pattern=r"\S", description="Who applies it (recorded).")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+# ---------------------------------------------------------------- OpenAI-style chat completions
+
+
+class ChatTextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ChatImageURL(BaseModel):
+    url: str = Field(description="A data: URL (data:image/png;base64,...); so8t never fetches remote URLs.")
+    detail: str | None = None
+
+
+class ChatImagePart(BaseModel):
+    type: Literal["image_url"]
+    image_url: ChatImageURL
+
+
+ChatContentPart = Annotated[ChatTextPart | ChatImagePart, Field(discriminator="type")]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ChatContentPart] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI request shape; only the last user message is judged and answered (the agent is single-turn)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+class ChatAnswer(BaseModel):
+    role: Literal["assistant"]
+    content: str
+    refusal: str | None
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatAnswer
+    finish_reason: Literal["stop", "content_filter"]
+
+
+class ChatCompletion(BaseModel):
+    """The OpenAI response shape plus `so8t`: the full decision (request id, decision, reasons, scores)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    so8t: AskResponse
