@@ -3,6 +3,7 @@
 import typer
 
 import so8t
+from so8t.cli.ocr import ocr as ocr_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
 
@@ -10,6 +11,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local 
 @app.callback()
 def _root() -> None:
     """Local safety agent and SO(8)-gated fine-tuning; every command works offline."""
+
+
+app.command("ocr")(ocr_command)
 
 
 @app.command()

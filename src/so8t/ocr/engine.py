@@ -28,7 +28,10 @@ _LANG_SPEC = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\+[A-Za-z][A-Za-z0-9_]*)*$")
 _CJK = r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
 _TIGHT = r"[0-9()\[\]:/.,%~\-]"  # digits and punctuation set solid against Japanese (6 年 -> 6年)
 # Tesseract spaces out Japanese characters; Latin words beside Japanese keep their space.
-_SPURIOUS_SPACE = re.compile(rf"(?<={_CJK})[ \t]+(?={_CJK}|{_TIGHT})|(?<={_TIGHT})[ \t]+(?={_CJK})")
+# A space after a thousands comma (45, 600) is Tesseract's too.
+_SPURIOUS_SPACE = re.compile(rf"(?<={_CJK})[ \t]+(?={_CJK}|{_TIGHT})|(?<={_TIGHT})[ \t]+(?={_CJK})"
+                             r"|(?<=[0-9],)[ \t]+(?=[0-9]{3}(?![0-9]))")
+_YEN_AS_BACKSLASH = re.compile(r"\\(?=\s?[0-9])")
 _CONFIDENT = 75.0  # per-character confidence above which a reading is accepted without trying other layouts
 _OSD_MIN_CONFIDENCE = 2.0
 # OSD reports how far the page is turned clockwise; undoing it turns the other way.
@@ -87,7 +90,7 @@ class TesseractEngine:
                 raise OcrTimeoutError(f"recognition did not finish within {timeout_s:g} s")
             lines = []
             for line in tesserocr.iterate_level(self._api.GetIterator(), tesserocr.RIL.TEXTLINE):
-                text = _SPURIOUS_SPACE.sub("", (line.GetUTF8Text(tesserocr.RIL.TEXTLINE) or "").strip())
+                text = clean_line(line.GetUTF8Text(tesserocr.RIL.TEXTLINE) or "")
                 if text:
                     lines.append(RecognizedLine(text, float(line.Confidence(tesserocr.RIL.TEXTLINE))))
             self._api.Clear()
@@ -104,6 +107,12 @@ class TesseractEngine:
         if not result or result.get("orient_conf", 0.0) < _OSD_MIN_CONFIDENCE:
             return 0
         return int(result["orient_deg"]) % 360
+
+
+def clean_line(text: str) -> str:
+    """Undoes Tesseract's habits: spaces inside Japanese and numbers, and the yen sign read as a backslash
+    (the two share a code point in Japanese encodings, and the jpn model learnt it that way)."""
+    return _YEN_AS_BACKSLASH.sub("¥", _SPURIOUS_SPACE.sub("", text.strip()))
 
 
 def _set_image(api: tesserocr.PyTessBaseAPI, gray: np.ndarray) -> None:
