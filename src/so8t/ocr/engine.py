@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +34,7 @@ _TIGHT = r"[0-9()\[\]:/.,%~\-]"  # digits and punctuation set solid against Japa
 _SPURIOUS_SPACE = re.compile(rf"(?<={_CJK})[ \t]+(?={_CJK}|{_TIGHT})|(?<={_TIGHT})[ \t]+(?={_CJK})"
                              r"|(?<=[0-9],)[ \t]+(?=[0-9]{3}(?![0-9]))")
 _YEN_AS_BACKSLASH = re.compile(r"\\(?=\s?[0-9])")
+_MIN_EVIDENCE_CHARS = 4  # a page that yields fewer characters in rows is blank or texture, not text on its side
 _CONFIDENT = 75.0  # per-character confidence above which a reading is accepted without trying other layouts
 _OSD_MIN_CONFIDENCE = 2.0
 # OSD reports how far the page is turned clockwise; undoing it turns the other way.
@@ -89,7 +92,10 @@ class TesseractEngine:
             if not self._api.Recognize(timeout=int(timeout_s * 1000)):
                 raise OcrTimeoutError(f"recognition did not finish within {timeout_s:g} s")
             lines = []
-            for line in tesserocr.iterate_level(self._api.GetIterator(), tesserocr.RIL.TEXTLINE):
+            iterator = self._api.GetIterator()
+            for line in tesserocr.iterate_level(iterator, tesserocr.RIL.TEXTLINE) if iterator else ():
+                if line.Empty(tesserocr.RIL.TEXTLINE):  # a page without text still yields one empty line
+                    continue
                 text = clean_line(line.GetUTF8Text(tesserocr.RIL.TEXTLINE) or "")
                 if text:
                     lines.append(RecognizedLine(text, float(line.Confidence(tesserocr.RIL.TEXTLINE))))
@@ -138,8 +144,10 @@ def read_page(gray: np.ndarray, lang: str = DEFAULT_LANG, timeout_s: float = 30.
 
     Rows first (most pages); for Japanese, columns read with the vertical model when rows read poorly;
     last, a page turned on its side or upside down, turned upright as the orientation model says.
-    The most confident reading wins, so a wrong guess never replaces a good reading.
+    The most confident reading wins, so a wrong guess never replaces a good reading. timeout_s bounds the
+    whole call: only the first reading raises OcrTimeoutError; later attempts are dropped when time runs out.
     """
+    deadline = time.monotonic() + timeout_s
     langs = parse_languages(lang)
     tessdata = find_tessdata()
     horizontal_langs = [code for code in langs if code != "jpn_vert"] or langs
@@ -148,16 +156,27 @@ def read_page(gray: np.ndarray, lang: str = DEFAULT_LANG, timeout_s: float = 30.
     assert tessdata is not None
     rows = engine_for("+".join(horizontal_langs), tessdata, tesserocr.PSM.AUTO)
     best = rows.read(gray, timeout_s)
-    if weighted_confidence(best) >= _CONFIDENT:
+    if weighted_confidence(best) >= _CONFIDENT or sum(len(line.text) for line in best) < _MIN_EVIDENCE_CHARS:
         return best
+    attempts: list[Callable[[float], list[RecognizedLine]]] = []
     if vertical:
-        columns = engine_for("jpn_vert", tessdata, tesserocr.PSM.SINGLE_BLOCK_VERT_TEXT).read(gray, timeout_s)
-        best = max(best, columns, key=weighted_confidence)
-        if weighted_confidence(best) >= _CONFIDENT:
-            return best
+        columns = engine_for("jpn_vert", tessdata, tesserocr.PSM.SINGLE_BLOCK_VERT_TEXT)
+        attempts.append(lambda budget: columns.read(gray, budget))
     if (Path(tessdata) / "osd.traineddata").is_file():
-        degrees = engine_for("osd", tessdata, tesserocr.PSM.OSD_ONLY).orientation(gray)
-        if degrees:
-            upright = rows.read(cv2.rotate(gray, _UNDO_TURN[degrees]), timeout_s)
-            best = max(best, upright, key=weighted_confidence)
+        turner = engine_for("osd", tessdata, tesserocr.PSM.OSD_ONLY)
+
+        def upright(budget: float) -> list[RecognizedLine]:
+            degrees = turner.orientation(gray)
+            return rows.read(cv2.rotate(gray, _UNDO_TURN[degrees]), budget) if degrees else []
+        attempts.append(upright)
+    for attempt in attempts:
+        budget = deadline - time.monotonic()
+        if budget < 1.0:
+            break
+        try:
+            best = max(best, attempt(budget), key=weighted_confidence)
+        except OcrTimeoutError:
+            break
+        if weighted_confidence(best) >= _CONFIDENT:
+            break
     return best

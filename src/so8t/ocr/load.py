@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from so8t.ocr.errors import OcrInputError
 
@@ -91,6 +91,12 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
                 rgb = _to_rgb(_upright(image))
     except OcrInputError:
         raise
+    except Image.DecompressionBombError as error:
+        raise OcrInputError(f"{fmt} declares too many pixels ({error}); refused as a possible decompression "
+                            f"bomb") from None
+    except UnidentifiedImageError:
+        raise OcrInputError(f"damaged or unreadable {fmt} image: it starts like {fmt} but its header is "
+                            f"malformed or cut short") from None
     except Exception as error:  # any decoder failure on untrusted bytes is a property of the input
         reason = str(error) or type(error).__name__
         raise OcrInputError(f"damaged or unreadable {fmt} image: {reason}") from None

@@ -54,13 +54,15 @@ def preprocess(rgb: np.ndarray, options: PreprocessOptions = PreprocessOptions()
     return gray
 
 
+def _scaled(image: np.ndarray, scale: float) -> np.ndarray:
+    """Resized by scale, never to zero pixels (a 30000x2 strip stays at least 1 px thick)."""
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+
+
 def _fit_side(gray: np.ndarray, limit: int) -> np.ndarray:
-    height, width = gray.shape
-    if max(height, width) <= limit:
-        return gray
-    scale = limit / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    longest = max(gray.shape)
+    return gray if longest <= limit else _scaled(gray, limit / longest)
 
 
 def crop_to_page(rgb: np.ndarray, gray: np.ndarray) -> np.ndarray:
@@ -74,7 +76,7 @@ def crop_to_page(rgb: np.ndarray, gray: np.ndarray) -> np.ndarray:
     if min(height, width) < 64:
         return gray
     scale = 800 / max(height, width) if max(height, width) > 800 else 1.0
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    small = _scaled(rgb, scale) if scale < 1 else rgb
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     # Paper is bright and nearly colourless; a coloured table is either darker or saturated.
     paper_score = hsv[..., 2].astype(np.int16) - hsv[..., 1].astype(np.int16)
@@ -135,10 +137,7 @@ def rescale_to_glyph_height(gray: np.ndarray) -> np.ndarray:
     scale = TARGET_GLYPH_PX / height
     if 0.75 <= scale <= 1.35:
         return gray
-    scale = min(scale, 4.0, MAX_SIDE / max(gray.shape))
-    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-    interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-    return cv2.resize(gray, size, interpolation=interpolation)
+    return _scaled(gray, min(scale, 4.0, MAX_SIDE / max(gray.shape)))
 
 
 def normalize_light(gray: np.ndarray) -> np.ndarray:
@@ -152,6 +151,8 @@ def normalize_light(gray: np.ndarray) -> np.ndarray:
                                                                                    (kernel_size, kernel_size)))
     background = cv2.GaussianBlur(background, (0, 0), kernel_size / 3)
     flat = cv2.divide(gray, background, scale=255)
+    if int(flat.max()) - int(flat.min()) < 32:  # an empty page: stretching would turn faint grain into ink
+        return flat
     return cv2.normalize(flat, None, 0, 255, cv2.NORM_MINMAX)
 
 
@@ -184,7 +185,7 @@ def deskew(gray: np.ndarray, max_angle: float = 10.0) -> np.ndarray:
 def skew_angle(gray: np.ndarray, max_angle: float = 10.0) -> float:
     """Projection-profile search: the rotation whose row or column ink sums vary most is the upright one."""
     scale = 600 / max(gray.shape) if max(gray.shape) > 600 else 1.0
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    small = _scaled(gray, scale) if scale < 1 else gray
     _, ink = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     if ink.sum() < 50:
         return 0.0

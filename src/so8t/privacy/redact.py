@@ -25,11 +25,12 @@ _FULLWIDTH_TO_ASCII[0x3000] = ord(" ")
 
 # OCR may set a space either side of '@' or '.', so one space there is tolerated.
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+ ?@ ?[A-Za-z0-9-]+(?: ?\. ?[A-Za-z0-9-]+)*(?:\.[A-Za-z]{2,}| ?\. ?[a-z]{2,})")
-# Card and My Number digits come solid or in fixed groups with one kind of separator (4-4-4-4, Amex 4-6-5,
-# My Number 4-4-4), so neighbouring numbers such as an amount beside a date never fuse into one. A valid
-# 4-4-4 run inside a longer invalid number is still removed: over-redaction is the safe side.
-_CARD = re.compile(r"(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4,6}\1[0-9]{4,5}(?:\1[0-9]{1,4})?)(?![0-9])")
-_MY_NUMBER = re.compile(r"(?<![0-9])(?:[0-9]{12}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4})(?![0-9])")
+# Card and My Number digits come in groups (4-4-4-4, Amex 4-6-5, My Number 4-4-4), which OCR sometimes
+# fuses or splits differently; any run of 3+ digit groups joined by one space or hyphen is a candidate, and
+# every stretch of whole groups in it is checked, so a card followed by a year is still found. Dates
+# (2024-04-30) and amounts (45,600) break runs with their short groups and commas.
+_DIGIT_GROUPS = re.compile(r"(?<![0-9])[0-9]{3,}(?:[ -][0-9]{3,})*(?![0-9])")
+_GROUP = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,16 @@ def my_number_valid(digits: str) -> bool:
 
 def _identifier_spans(view: str, region: str) -> list[tuple[int, int, str]]:
     spans = [(m.start(), m.end(), "email") for m in _EMAIL.finditer(view)]
-    for pattern, kind, valid in ((_CARD, "card", luhn_valid), (_MY_NUMBER, "my_number", my_number_valid)):
-        for match in pattern.finditer(view):
-            if valid(re.sub(r"[ -]", "", match.group())):
-                spans.append((match.start(), match.end(), kind))
+    for run in _DIGIT_GROUPS.finditer(view):
+        groups = [(run.start() + g.start(), run.start() + g.end(), g.group()) for g in _GROUP.finditer(run.group())]
+        for first in range(len(groups)):
+            digits = ""
+            for last in range(first, len(groups)):
+                digits += groups[last][2]
+                if len(digits) == 12 and my_number_valid(digits):
+                    spans.append((groups[first][0], groups[last][1], "my_number"))
+                elif 13 <= len(digits) <= 19 and luhn_valid(digits):
+                    spans.append((groups[first][0], groups[last][1], "card"))
     for match in phonenumbers.PhoneNumberMatcher(view, region, leniency=phonenumbers.Leniency.VALID):
         spans.append((match.start, match.end, "phone"))
     return spans
