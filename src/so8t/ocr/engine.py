@@ -76,7 +76,8 @@ class TesseractEngine:
     """One initialised Tesseract (model weights in memory) serving calls one at a time."""
 
     def __init__(self, langs: str, tessdata: str, psm: int) -> None:
-        self.langs = langs
+        # Leptonica's stderr diagnostics (box clipping and the like) say nothing a user can act on.
+        tesserocr.set_leptonica_log_level(tesserocr.LeptLogLevel.NONE)
         self._lock = threading.Lock()
         # The orientation model is a legacy (non-LSTM) one; everything else reads with the LSTM models only.
         oem = tesserocr.OEM.DEFAULT if psm == tesserocr.PSM.OSD_ONLY else tesserocr.OEM.LSTM_ONLY
@@ -87,19 +88,21 @@ class TesseractEngine:
         """Lines of a grayscale page in reading order; an empty list for a page without text."""
         if min(gray.shape) < 8:
             return []
+        lines = []
         with self._lock:
-            _set_image(self._api, gray)
-            if not self._api.Recognize(timeout=int(timeout_s * 1000)):
-                raise OcrTimeoutError(f"recognition did not finish within {timeout_s:g} s")
-            lines = []
-            iterator = self._api.GetIterator()
-            for line in tesserocr.iterate_level(iterator, tesserocr.RIL.TEXTLINE) if iterator else ():
-                if line.Empty(tesserocr.RIL.TEXTLINE):  # a page without text still yields one empty line
-                    continue
-                text = clean_line(line.GetUTF8Text(tesserocr.RIL.TEXTLINE) or "")
-                if text:
-                    lines.append(RecognizedLine(text, float(line.Confidence(tesserocr.RIL.TEXTLINE))))
-            self._api.Clear()
+            try:
+                _set_image(self._api, gray)
+                if not self._api.Recognize(timeout=int(timeout_s * 1000)):
+                    raise OcrTimeoutError(f"recognition did not finish within {timeout_s:g} s")
+                iterator = self._api.GetIterator()
+                for line in tesserocr.iterate_level(iterator, tesserocr.RIL.TEXTLINE) if iterator else ():
+                    if line.Empty(tesserocr.RIL.TEXTLINE):  # a page without text still yields one empty line
+                        continue
+                    text = clean_line(line.GetUTF8Text(tesserocr.RIL.TEXTLINE) or "")
+                    if text:
+                        lines.append(RecognizedLine(text, float(line.Confidence(tesserocr.RIL.TEXTLINE))))
+            finally:
+                self._api.Clear()  # drop the page's pixels and results from Tesseract's memory
         return lines
 
     def orientation(self, gray: np.ndarray) -> int:
@@ -107,9 +110,11 @@ class TesseractEngine:
         if min(gray.shape) < 32:
             return 0
         with self._lock:
-            _set_image(self._api, gray)
-            result = self._api.DetectOrientationScript()
-            self._api.Clear()
+            try:
+                _set_image(self._api, gray)
+                result = self._api.DetectOrientationScript()
+            finally:
+                self._api.Clear()
         if not result or result.get("orient_conf", 0.0) < _OSD_MIN_CONFIDENCE:
             return 0
         return int(result["orient_deg"]) % 360
