@@ -2,7 +2,7 @@
 side in one run, plus seconds per image; --ablation also scores the pipeline with each clean-up step
 toggled, which is how the defaults in so8t.ocr.preprocess were chosen.
 
-    nice python3 bench/ocr/run.py [--ablation] [--seed 0] [--json out/ocr-bench.json]
+    nice python3 bench/ocr/run.py [--ablation] [--seeds 0 1] [--json out/ocr-bench.json]
 
 CER = Levenshtein distance / reference length, both NFKC-normalised with all whitespace removed.
 "Plain Tesseract" is what one would run by hand: the decoded image in grayscale, `jpn+eng`, automatic page
@@ -94,12 +94,13 @@ def pct(value: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                        help="render the set once per seed (each seed draws new damage)")
     parser.add_argument("--ablation", action="store_true", help="also score each clean-up step toggled")
     parser.add_argument("--json", type=Path, help="write all figures here as JSON")
     args = parser.parse_args()
 
-    samples = synth.samples(args.seed)
+    samples = [sample for seed in args.seeds for sample in synth.samples(seed)]
     started = time.perf_counter()
     summarize_image(samples[0].png)  # load every model once, as a long-running agent would have
     plain_tesseract(samples[0].png)
@@ -109,7 +110,7 @@ def main() -> None:
     degradations = list(synth.DEGRADATIONS)
     per_class = {name: by_class(samples, scores, lambda s: s.degradation) for name, scores in runs.items()}
     print(f"OCR benchmark: {len(samples)} images ({len(synth.DOCUMENTS)} documents x {len(degradations)} "
-          f"conditions), seed {args.seed}, models loaded in {load_s:.1f} s before timing\n")
+          f"conditions x seeds {args.seeds}), models loaded in {load_s:.1f} s before timing\n")
     print("| condition | plain tesseract CER | so8t pipeline CER |")
     print("|---|---:|---:|")
     for degradation in degradations:

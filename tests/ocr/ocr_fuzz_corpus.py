@@ -1,4 +1,4 @@
-"""A corpus of malformed and hostile image files, generated (never stored), for test_fuzz.py.
+"""A corpus of malformed and hostile image files, generated (never stored), for test_ocr_fuzz.py.
 
 Each case says what must happen: "result" (a valid if odd image that must be read), "error" (must end in
 OcrInputError) or "result|error" (damaged data a decoder may partly recover). Nothing may crash, hang or balloon.

@@ -15,8 +15,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from conftest import REPO
-from fuzz_corpus import build_corpus
+from ocr_helpers import REPO
+from ocr_fuzz_corpus import build_corpus
 
 ADDRESS_SPACE_LIMIT = 3 * 1024**3  # the OCR process itself maps ~0.7 GB; a bomb would need far more
 MAX_SECONDS_PER_CASE = 15.0  # the worker's own OCR deadline is 10 s; the rest is decoding and slack
@@ -38,7 +38,7 @@ def test_corpus_is_large_and_covers_the_hostile_kinds() -> None:
 
 def test_every_hostile_file_ends_in_a_result_or_a_typed_error() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
-    completed = subprocess.run([sys.executable, str(Path(__file__).with_name("fuzz_worker.py"))],
+    completed = subprocess.run([sys.executable, str(Path(__file__).with_name("ocr_fuzz_worker.py"))],
                                capture_output=True, text=True, timeout=280, env=env, preexec_fn=_limit_memory)
     events = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
     started = [event["start"] for event in events if "start" in event]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz_corpus import build_corpus  # noqa: E402
+from ocr_fuzz_corpus import build_corpus  # noqa: E402
 
 from so8t.ocr import OcrInputError, OcrTimeoutError, summarize_image  # noqa: E402
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from conftest import REPO
+from ocr_helpers import REPO
 from so8t.cli import app
 
 NOTICE = REPO / "samples" / "notice.png"

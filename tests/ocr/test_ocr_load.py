@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import png_bytes
+from ocr_helpers import png_bytes
 from so8t.ocr import OcrInputError
 from so8t.ocr.load import MAX_PIXELS, decode_image, sniff_format
 

@@ -1,4 +1,6 @@
-"""Shared helpers: the bench's page renderer (so tests read the same kind of page the benchmark scores)."""
+"""Helpers for the OCR tests: the bench's page renderer (so tests read the same kind of page the benchmark
+scores) and encoders. A plain module with its own name, not a conftest, so other areas' conftests and this
+one never shadow each other when the whole suite is collected."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import unicodedata
 from pathlib import Path
 from types import ModuleType
 
-import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,8 +39,3 @@ def squash(text: str) -> str:
     """NFKC without whitespace: how the benchmark compares text, so spacing quirks do not fail a test."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
-
-@pytest.fixture(scope="session")
-def render():
-    """render(lines, font, vertical=False) -> PIL page, black on white."""
-    return synth.render_lines

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
-from conftest import REPO, png_bytes, squash, synth
+from ocr_helpers import REPO, png_bytes, squash, synth
 from so8t.ocr import OcrInputError, OcrLanguageError, summarize_image
 from so8t.ocr.summary import FENCE_CLOSE, compose_summary, detect_language
 
