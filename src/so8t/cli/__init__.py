@@ -5,6 +5,7 @@ import typer
 import so8t
 from so8t.cli import audit, gate, generate, models, train
 from so8t.cli import eval as eval_cli
+from so8t.cli.ocr import ocr as ocr_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
 
@@ -21,6 +22,9 @@ app.add_typer(eval_cli.app, name="eval")
 @app.callback()
 def _root() -> None:
     """Local safety agent and SO(8)-gated fine-tuning; every command works offline."""
+
+
+app.command("ocr")(ocr_command)
 
 
 @app.command()
