@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
-apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert)
-[ "$dev" = 1 ] && apt_packages+=(fonts-ipafont fonts-noto-cjk)
+# libtesseract-dev, libleptonica-dev and pkg-config let pip build tesserocr where no wheel fits the platform.
+apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert
+              libtesseract-dev libleptonica-dev pkg-config)
+# Fonts render the OCR test pages; strace lets the privacy test watch OCR's system calls.
+[ "$dev" = 1 ] && apt_packages+=(fonts-ipafont fonts-noto-cjk fonts-dejavu-core strace)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -5,6 +5,8 @@ import typer
 import so8t
 from so8t.cli import audit, gate, generate, models, train
 from so8t.cli import eval as eval_cli
+from so8t.cli.ocr import ocr as ocr_command
+from so8t.cli import judge as judge_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
 
@@ -23,10 +25,16 @@ def _root() -> None:
     """Local safety agent and SO(8)-gated fine-tuning; every command works offline."""
 
 
+app.command("ocr")(ocr_command)
+
+
 @app.command()
 def version() -> None:
     """Print the installed so8t version."""
     typer.echo(so8t.__version__)
+
+
+app.command("judge")(judge_cli.judge)
 
 
 def main() -> None:

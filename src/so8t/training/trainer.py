@@ -27,7 +27,8 @@ from so8t.losses import PetSchedule
 from so8t.models import chat, load_model
 from so8t.rotation import gates_of, inject_gates, load_gates, model_fingerprint, save_gates
 from so8t.training.config import ConfigError, ModelConfig, TrainConfig, load_config
-from so8t.training.data import Example, collate, encode_row, fence_untrusted, image_summaries, read_rows
+from so8t.prompting import with_image_summaries
+from so8t.training.data import Example, collate, encode_row, image_summaries, read_rows
 from so8t.training.head import SafetyHead
 from so8t.training.joint import JointModel
 from so8t.training.plots import drop_stability_after, record_stability, write_plots
@@ -247,7 +248,7 @@ class SO8TQLoRATrainer:
     def generate(self, prompt: str, images: list[str | Path] | None = None, max_new_tokens: int = 64,
                  temperature: float = 0.0) -> str:
         """Answer with the fine-tuned model; images reach it only as fenced OCR summaries."""
-        text = fence_untrusted(prompt, image_summaries([str(p) for p in images or []], Path(".")))
+        text = with_image_summaries(prompt, image_summaries([str(p) for p in images or []], Path(".")))
         self.model.eval()
         return chat(self.model, self.tokenizer, text, max_new_tokens=max_new_tokens, temperature=temperature)
 
