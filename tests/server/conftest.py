@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import pytest
 from fastapi.testclient import TestClient
 
-from so8t.audit import AuditStore
+from so8t.audit import AuditStore, Policy
 from so8t.server import create_app
 
 TOKEN = "reviewer-token-for-tests-0123456789"
@@ -78,6 +78,17 @@ class KeywordAgent:
 
     def review(self, request_id: str, approve: bool, reviewer: str, note: str = "") -> Any:
         return self.audit.review(request_id, approve, reviewer, note)
+
+    def apply_policy(self, content: dict[str, Any]) -> Policy:
+        if not isinstance(content.get("name"), str):
+            raise ValueError("the policy needs a 'name' string")
+        return self.audit.policy(content["name"], self.audit.apply_policy(content["name"], content))
+
+
+class FixedPolicyAgent(KeywordAgent):
+    """Like SafetyAgent today: its policy is fixed at start, so the server must not offer policy changes."""
+
+    apply_policy = None  # type: ignore[assignment]
 
 
 @pytest.fixture

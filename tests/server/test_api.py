@@ -13,7 +13,7 @@ from fastapi import FastAPI, UploadFile
 from fastapi.testclient import TestClient
 
 from so8t.server import ServerLimits, create_app
-from tests.server.conftest import BASE_URL, TOKEN, KeywordAgent, auth, png_bytes
+from tests.server.conftest import BASE_URL, TOKEN, FixedPolicyAgent, KeywordAgent, auth, png_bytes
 
 
 def ask(client: TestClient, prompt: str, *images: bytes, **kwargs):
@@ -91,13 +91,13 @@ def test_upload_limits_give_clear_errors_and_record_nothing(audit):
     assert declared_too_big.status_code == 413
 
     too_many = ask(client, "hi", png_bytes(), png_bytes(), png_bytes())
-    assert too_many.status_code == 413 and "at most 2 per request" in too_many.json()["detail"]
+    assert too_many.status_code == 422 and "at most 2 per request" in too_many.json()["detail"]
 
     long_prompt = ask(client, "x" * 51)
     assert long_prompt.status_code == 422 and "limit is 50" in long_prompt.json()["detail"]
 
-    empty = ask(client, "   ")
-    assert empty.status_code == 422 and "prompt, an image, or both" in empty.json()["detail"]
+    empty = ask(client, "   ", png_bytes())
+    assert empty.status_code == 422 and "the prompt is empty" in empty.json()["detail"]
 
     not_multipart = client.post("/v1/ask", json={"prompt": "hi"})
     assert not_multipart.status_code == 415 and "multipart/form-data" in not_multipart.json()["detail"]
@@ -112,8 +112,6 @@ def test_upload_limits_give_clear_errors_and_record_nothing(audit):
     assert malformed.status_code == 400 and "malformed multipart" in malformed.json()["detail"]
 
     assert decision_count(audit) == before and agent.asked == []
-    # An image-only request is fine.
-    assert ask(client, "", png_bytes()).status_code == 200
 
 
 def chat(client: TestClient, messages: list[dict], **extra):
@@ -183,7 +181,7 @@ PROTECTED = [
     ("get", "/v1/decisions/abc", None),
     ("get", "/v1/review", None),
     ("post", "/v1/review", {"request_id": "abc", "approve": True, "reviewer": "eve"}),
-    ("post", "/v1/policy", {"content": {"x": 1}, "reviewer": "eve"}),
+    ("post", "/v1/policy", {"content": {"name": "evil"}, "reviewer": "eve"}),
 ]
 
 
@@ -230,6 +228,10 @@ def test_decisions_filters(client, audit):
     assert ids(until=created) == [allowed]
     assert client.get("/v1/decisions", params={"decision": "MAYBE"}, headers=auth()).status_code == 422
     assert client.get("/v1/decisions", params={"since": "yesterday"}, headers=auth()).status_code == 422
+    misspelt = client.get("/v1/decisions", params={"decison": "DENY"}, headers=auth())
+    assert misspelt.status_code == 422 and "decison" in str(misspelt.json()["detail"])
+    wrong_method = client.delete("/v1/review", headers=auth())
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, POST"
 
     one = client.get(f"/v1/decisions/{held}", headers=auth()).json()
     assert one["decision"] == "ESCALATE" and one["review_status"] == "pending" and one["input_text"] == "a lock"
@@ -280,16 +282,18 @@ def test_verify_reports_ok_then_names_the_tampered_row(client, audit):
 
 
 def test_policy_read_and_apply(client, audit):
-    first = client.get("/v1/policy").json()
-    assert first["name"] == "default" and first["current"]["version"] == 1 and len(first["history"]) == 1
+    audit.apply_policy("house", {"name": "house", "thresholds": {"escalate": 0.3, "deny": 0.7}})
+    first = client.get("/v1/policy").json()  # the policy applied last is the agent's
+    assert first["name"] == "house" and first["current"]["version"] == 1 and len(first["history"]) == 1
+    assert client.get("/v1/policy", params={"name": "default"}).json()["current"]["content"]["default_decision"] == "DENY"
 
-    new_content = {**first["current"]["content"], "default_decision": "ESCALATE"}
+    new_content = {"name": "house", "thresholds": {"escalate": 0.4, "deny": 0.7}}
     applied = client.post("/v1/policy", headers=auth(), json={"content": new_content, "reviewer": "alice"})
     assert applied.status_code == 200, applied.text
-    assert applied.json()["version"] == 2
-    assert applied.json()["diff"] == [{"op": "replace", "path": "/default_decision", "value": "ESCALATE"}]
+    assert applied.json()["version"] == 2 and applied.json()["name"] == "house"
+    assert applied.json()["diff"] == [{"op": "replace", "path": "/thresholds/escalate", "value": 0.4}]
     event = audit.events("web.policy_apply", limit=1)[0]
-    assert event.payload["reviewer"] == "alice" and event.payload["version"] == 2 and event.payload["changed"] is True
+    assert (event.payload["reviewer"], event.payload["name"], event.payload["version"], event.payload["changed"]) == ("alice", "house", 2, True)
 
     unchanged = client.post("/v1/policy", headers=auth(), json={"content": new_content, "reviewer": "bob"})
     assert unchanged.json()["version"] == 2
@@ -298,7 +302,19 @@ def test_policy_read_and_apply(client, audit):
     history = client.get("/v1/policy").json()
     assert [v["version"] for v in history["history"]] == [1, 2] and history["current"]["version"] == 2
     assert client.get("/v1/policy", params={"name": "nope"}).status_code == 404
+    refused = client.post("/v1/policy", headers=auth(), json={"content": {"thresholds": {}}, "reviewer": "alice"})
+    assert refused.status_code == 422 and "policy refused: the policy needs a 'name'" in refused.json()["detail"]
     assert client.post("/v1/policy", headers=auth(), json={"content": [1, 2], "reviewer": "alice"}).status_code == 422
+    assert audit.policy("house").version == 2
+
+
+def test_no_policy_changes_for_an_agent_with_a_fixed_policy(audit):
+    client = TestClient(create_app(FixedPolicyAgent(audit), reviewer_token=TOKEN), base_url=BASE_URL)
+    assert "post" not in client.get("/openapi.json").json()["paths"]["/v1/policy"]
+    response = client.post("/v1/policy", headers=auth(), json={"content": {"name": "x"}, "reviewer": "alice"})
+    assert response.status_code == 405
+    assert client.get("/v1/policy").json()["current"]["version"] == 1
+    assert audit.stats().rows["policy_state"] == 1
 
 
 def test_foreign_hosts_and_cross_site_writes_are_refused(client, agent, audit):

@@ -7,6 +7,7 @@ from so8t.cli import audit, gate, generate, models, train
 from so8t.cli import eval as eval_cli
 from so8t.cli.ocr import ocr as ocr_command
 from so8t.cli import judge as judge_cli
+from so8t.cli.serve import serve as serve_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
 
@@ -26,6 +27,7 @@ def _root() -> None:
 
 
 app.command("ocr")(ocr_command)
+app.command("serve")(serve_command)
 
 
 @app.command()

@@ -6,8 +6,7 @@ import base64
 import binascii
 import time
 from dataclasses import asdict
-from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,17 +20,21 @@ from so8t.server.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
     ChatImagePart,
+    DecisionQuery,
     DecisionList,
     DecisionRecord,
     Health,
     PolicyHistory,
+    PolicyQuery,
     PolicyUpdate,
     PolicyVersion,
     Problem,
+    QueueQuery,
     ReviewRecord,
     ReviewRequest,
     VerifyResponse,
 )
+from so8t.audit import Policy
 from so8t.server.state import AskOutcome, ServerState, server_state
 from so8t.server.uploads import check_ask, read_ask_form
 
@@ -39,8 +42,11 @@ bearer = HTTPBearer(auto_error=False, description="The reviewer token that `so8t
 router = APIRouter()
 
 UNAUTHORIZED = {401: {"model": Problem, "description": "No valid reviewer token"}}
-INVALID = {422: {"model": Problem, "description": "The request is not valid; `detail` says why"}}
-TOO_LARGE = {413: {"model": Problem, "description": "Body over the upload limit, or too many images"}}
+INVALID = {
+    400: {"model": Problem, "description": "The body could not be parsed"},
+    422: {"model": Problem, "description": "The request is not valid; `detail` says why"},
+}
+TOO_LARGE = {413: {"model": Problem, "description": "The body is over the upload limit"}}
 
 
 def require_reviewer(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -67,7 +73,7 @@ def healthz() -> dict[str, str]:
     "/v1/ask",
     response_model=AskResponse,
     tags=["agent"],
-    responses={400: {"model": Problem}, 415: {"model": Problem}, **TOO_LARGE, **INVALID},
+    responses={415: {"model": Problem}, **TOO_LARGE, **INVALID},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -105,7 +111,7 @@ async def ask(request: Request) -> dict[str, Any]:
     "/v1/chat/completions",
     response_model=ChatCompletion,
     tags=["agent"],
-    responses={400: {"model": Problem}, **TOO_LARGE, **INVALID},
+    responses={**TOO_LARGE, **INVALID},
 )
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> dict[str, Any]:
     """OpenAI-style: the last user message goes through the same gate as /v1/ask.
@@ -184,21 +190,10 @@ def _reply(result: AskOutcome) -> tuple[str, str | None, Literal["stop", "conten
     dependencies=[Depends(require_reviewer)],
     responses={**UNAUTHORIZED, **INVALID},
 )
-def decisions(
-    request: Request,
-    decision: Literal["ALLOW", "ESCALATE", "DENY"] | None = None,
-    since: datetime | None = Query(None, description="Inclusive, ISO-8601; a time without zone is UTC."),
-    until: datetime | None = Query(None, description="Exclusive, ISO-8601."),
-    search: str | None = Query(None, max_length=200, description="Text in the prompt, OCR summary, answer or reasons."),
-    review_status: Literal["pending", "approved", "rejected"] | None = None,
-    limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=10**9),
-) -> dict[str, Any]:
+def decisions(request: Request, query: Annotated[DecisionQuery, Query()]) -> dict[str, Any]:
     """The decision log, newest first."""
-    found = server_state(request).audit.decisions(
-        decision=decision, since=since, until=until, search=search, review_status=review_status, limit=limit, offset=offset
-    )
-    return {"decisions": [d.to_dict() for d in found], "limit": limit, "offset": offset}
+    found = server_state(request).audit.decisions(**query.model_dump())
+    return {"decisions": [d.to_dict() for d in found], "limit": query.limit, "offset": query.offset}
 
 
 @router.get(
@@ -219,10 +214,10 @@ def decision(request_id: str, request: Request) -> dict[str, Any]:
     dependencies=[Depends(require_reviewer)],
     responses={**UNAUTHORIZED, **INVALID},
 )
-def review_queue(request: Request, limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
+def review_queue(request: Request, query: Annotated[QueueQuery, Query()]) -> dict[str, Any]:
     """ESCALATE decisions waiting for a human, oldest first."""
-    pending = server_state(request).audit.pending_reviews(limit=limit)
-    return {"decisions": [d.to_dict() for d in pending], "limit": limit, "offset": 0}
+    pending = server_state(request).audit.pending_reviews(limit=query.limit)
+    return {"decisions": [d.to_dict() for d in pending], "limit": query.limit, "offset": 0}
 
 
 @router.post(
@@ -255,10 +250,10 @@ def verify(request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/policy", response_model=PolicyHistory, tags=["policy"], responses={404: {"model": Problem}, **INVALID})
-def policy(request: Request, name: str | None = Query(None, max_length=100)) -> dict[str, Any]:
+def policy(request: Request, query: Annotated[PolicyQuery, Query()]) -> dict[str, Any]:
     """The current version of a policy and every version before it (oldest first), each with its JSON Patch diff."""
     state = server_state(request)
-    chosen = name or state.policy_name
+    chosen = query.name or policy_name(state)
     return {
         "name": chosen,
         "current": asdict(state.audit.policy(chosen)),
@@ -266,7 +261,17 @@ def policy(request: Request, name: str | None = Query(None, max_length=100)) -> 
     }
 
 
-@router.post(
+def policy_name(state: ServerState) -> str:
+    current = state.current_policy()
+    if current is None:
+        raise HTTPException(404, "no policy has been applied to this audit store")
+    return current.name
+
+
+policy_writes = APIRouter()  # included only for agents that can change their policy while running
+
+
+@policy_writes.post(
     "/v1/policy",
     response_model=PolicyVersion,
     tags=["policy"],
@@ -274,15 +279,18 @@ def policy(request: Request, name: str | None = Query(None, max_length=100)) -> 
     responses={**UNAUTHORIZED, **INVALID},
 )
 def apply_policy(body: PolicyUpdate, request: Request) -> dict[str, Any]:
-    """Record a new policy version (unchanged content keeps its version); who applied it goes on the record."""
+    """Give the running agent a new policy; unchanged content keeps its version. Who applied it is recorded."""
     state = server_state(request)
-    version = apply_policy_version(state, request, body.name, body.content, body.reviewer)
-    return asdict(state.audit.policy(body.name, version))
+    return asdict(apply_policy_version(state, request, body.content, body.reviewer))
 
 
-def apply_policy_version(state: ServerState, request: Request, name: str, content: dict[str, Any], reviewer: str) -> int:
-    """Apply through the audit store and log who did it; shared by the API and the Policy page."""
-    before = state.audit.policy(name).version if state.audit.policy_history(name) else None
-    version = state.audit.apply_policy(name, content)
-    state.log_event("web.policy_apply", request, reviewer=reviewer, name=name, version=version, changed=version != before)
-    return version
+def apply_policy_version(state: ServerState, request: Request, content: dict[str, Any], reviewer: str) -> Policy:
+    """Apply through the agent (which validates and records it) and log who did it; shared with the Policy page."""
+    before = state.current_policy()
+    try:
+        applied: Policy = state.agent.apply_policy(content)  # type: ignore[attr-defined]  # see can_change_policy
+    except ValueError as exc:
+        raise HTTPException(422, f"policy refused: {exc}") from exc
+    changed = before is None or before.seq != applied.seq
+    state.log_event("web.policy_apply", request, reviewer=reviewer, name=applied.name, version=applied.version, changed=changed)
+    return applied

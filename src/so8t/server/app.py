@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -58,14 +59,13 @@ def create_app(
     *,
     limits: ServerLimits | None = None,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
-    policy_name: str = "default",
     session_secret: str | None = None,
 ) -> FastAPI:
     """Build the web app.
 
     `agent` defaults to so8t.agent.SafetyAgent on `audit` (default: the user's audit store); give both only if the
     agent writes to that same store. Without `reviewer_token` the review, audit and policy actions are closed
-    (401 for everyone). `allowed_hosts` are the Host header values served (others get 400): loopback names
+    (401 for everyone). Policy changes are offered only when the agent has `apply_policy` (see state.py). `allowed_hosts` are the Host header values served (others get 400): loopback names
     by default, which stops DNS-rebinding pages from talking to a local server.
     """
     if agent is None:
@@ -86,12 +86,15 @@ def create_app(
         redoc_url=None,
         dependencies=[Depends(refuse_cross_site_writes)],
     )
-    app.state.so8t = ServerState(agent=agent, audit=audit, tokens=TokenCheck(reviewer_token), limits=limits, policy_name=policy_name)
+    state = ServerState(agent=agent, audit=audit, tokens=TokenCheck(reviewer_token), limits=limits)
+    app.state.so8t = state
     app.state.templates = _templates()
-    app.include_router(api.router)
-    app.include_router(pages.router)
+    routers = [api.router, pages.router] + ([api.policy_writes] if state.can_change_policy else [])
+    for router in routers:
+        app.include_router(router)
+    _document_limits(app, limits)
     app.mount("/static", StaticFiles(packages=[("so8t.server", "static")]), name="static")
-    _install_error_handlers(app)
+    _install_error_handlers(app, routers)
     # add_middleware wraps: the last added runs first.
     app.add_middleware(
         SessionMiddleware,
@@ -104,6 +107,30 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app
+
+
+def _document_limits(app: FastAPI, limits: ServerLimits) -> None:
+    """Put this app's limits into the Ask form's OpenAPI schema (the route itself is shared by all apps)."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_schema()
+            form = schema["paths"]["/v1/ask"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+            form["properties"]["prompt"].update(maxLength=limits.max_prompt_chars, pattern=r"\S")
+            form["properties"]["images"]["maxItems"] = limits.max_images
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _methods_for(routers: Sequence[APIRouter], path: str) -> list[str]:
+    methods: set[str] = set()
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(path):
+                methods |= route.methods
+    return sorted(methods)
 
 
 def refuse_cross_site_writes(request: Request) -> None:
@@ -168,14 +195,17 @@ def _error(request: Request, status: int, detail: Any, headers: dict[str, str] |
     return response
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     audit_statuses: list[tuple[type[AuditError], int]] = [
         (UnknownRecordError, 404), (ReviewError, 409), (InvalidRecordError, 422), (AuditError, 503)
     ]
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _error(request, exc.status_code, exc.detail, exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(_methods_for(routers, request.url.path))}
+        return _error(request, exc.status_code, exc.detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

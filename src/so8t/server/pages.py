@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from so8t.audit import DECISIONS
-from so8t.server.api import apply_policy_version
+from so8t.server.api import apply_policy_version, policy_name
 from so8t.server.auth import SESSION_CSRF, SESSION_REVIEWER, csrf_token, csrf_valid, session_reviewer
 from so8t.server.schemas import MAX_NOTE_CHARS, MAX_REVIEWER_CHARS
 from so8t.server.state import server_state
@@ -215,19 +215,23 @@ def _policy_page(request: Request, name: str, *, status_code: int = 200, draft: 
         history=list(reversed(audit.policy_history(name))),
         draft=draft if draft is not None else json.dumps(current.content, indent=2, ensure_ascii=False),
         error=error,
+        can_change_policy=server_state(request).can_change_policy,
     )
 
 
 @router.get("/policy", response_class=HTMLResponse)
 def policy_page(request: Request, name: str = "") -> HTMLResponse:
-    return _policy_page(request, name or server_state(request).policy_name)
+    return _policy_page(request, name or policy_name(server_state(request)))
 
 
 @router.post("/policy", response_class=HTMLResponse, response_model=None)
 async def policy_submit(request: Request) -> HTMLResponse | RedirectResponse:
     reviewer = require_page_reviewer(request)
+    state = server_state(request)
+    if not state.can_change_policy:
+        raise HTTPException(405, "this agent's policy is fixed while it runs: edit its policy file and restart `so8t serve`")
     form = await posted_form(request)
-    name = text_field(form, "name", limit=100) or server_state(request).policy_name
+    name = policy_name(state)
     draft = text_field(form, "content", limit=200_000, required=True)
     try:
         content = json.loads(draft)
@@ -235,8 +239,12 @@ async def policy_submit(request: Request) -> HTMLResponse | RedirectResponse:
         return _policy_page(request, name, status_code=422, draft=draft, error=f"not valid JSON: {exc}")
     if not isinstance(content, dict):
         return _policy_page(request, name, status_code=422, draft=draft, error="a policy must be a JSON object ({...})")
-    version = apply_policy_version(server_state(request), request, name, content, reviewer)
-    return flash_and_redirect(request, f"Policy {name} is now at version {version}.", "/policy?" + urlencode({"name": name}))
+    try:
+        applied = apply_policy_version(state, request, content, reviewer)
+    except HTTPException as exc:
+        return _policy_page(request, name, status_code=exc.status_code, draft=draft, error=str(exc.detail))
+    message = f"Policy {applied.name} is now at version {applied.version}."
+    return flash_and_redirect(request, message, "/policy?" + urlencode({"name": applied.name}))
 
 
 # ---------------------------------------------------------------- Log-in

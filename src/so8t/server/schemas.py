@@ -17,6 +17,33 @@ class Problem(BaseModel):
     detail: str | list[dict[str, Any]]
 
 
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+
+
+class StrictQuery(BaseModel):
+    """Unknown query parameters are refused: a misspelt filter must not silently return everything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DecisionQuery(StrictQuery):
+    decision: Literal["ALLOW", "ESCALATE", "DENY"] | None = None
+    since: str | None = Field(None, pattern=ISO_TIME, description="Inclusive, ISO-8601 date or time; no zone means UTC.")
+    until: str | None = Field(None, pattern=ISO_TIME, description="Exclusive, ISO-8601 date or time.")
+    search: str | None = Field(None, max_length=200, description="Text in the prompt, OCR summary, answer or reasons.")
+    review_status: Literal["pending", "approved", "rejected"] | None = None
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10**9)
+
+
+class QueueQuery(StrictQuery):
+    limit: int = Field(100, ge=1, le=500)
+
+
+class PolicyQuery(StrictQuery):
+    name: str | None = Field(None, max_length=100, description="Default: the policy the agent applied last.")
+
+
 class ImageSummary(BaseModel):
     """The redacted OCR summary of one image; the image itself is never stored."""
 
@@ -128,10 +155,9 @@ class PolicyHistory(BaseModel):
 
 
 class PolicyUpdate(BaseModel):
-    """A new version of a policy; the store records it with a checksum and a JSON Patch from the previous one."""
+    """A new policy for the running agent; the store records it with a checksum and a JSON Patch from the last."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(default="default", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
     content: dict[str, Any]
     reviewer: str = Field(min_length=1, max_length=MAX_REVIEWER_CHARS, pattern=r"\S", description="Who applies it (recorded).")
 
@@ -174,7 +200,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str | None = None
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: bool = Field(default=False, json_schema_extra={"const": False}, description="Streaming is not supported.")
 
 
 class ChatAnswer(BaseModel):

@@ -115,6 +115,6 @@ def check_ask(prompt: str, image_count: int, limits: ServerLimits) -> None:
     if len(prompt) > limits.max_prompt_chars:
         raise HTTPException(422, f"the prompt has {len(prompt)} characters; the limit is {limits.max_prompt_chars}")
     if image_count > limits.max_images:
-        raise HTTPException(413, f"{image_count} images sent; at most {limits.max_images} per request")
-    if not prompt.strip() and image_count == 0:
-        raise HTTPException(422, "send a prompt, an image, or both")
+        raise HTTPException(422, f"{image_count} images sent; at most {limits.max_images} per request")
+    if not prompt.strip():
+        raise HTTPException(422, "the prompt is empty: say what you want to know (about the images, if you send any)")
