@@ -110,7 +110,8 @@ def encode_cached(encoder: SentenceEncoder, texts: Sequence[str], cache_dir: Pat
         with np.load(path) as stored:
             cached = dict(zip(stored["keys"].tolist(), stored["vectors"]))
     keys = [_text_key(text) for text in texts]
-    missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in cached))
+    # Length-sorted batches: encoders that pad a batch to its longest text waste little this way.
+    missing = sorted(dict.fromkeys(t for t, k in zip(texts, keys) if k not in cached), key=len)
     for start in range(0, len(missing), batch_size):
         chunk = missing[start:start + batch_size]
         for text, vector in zip(chunk, encoder.encode(chunk)):

@@ -36,6 +36,12 @@ class QualityReport:
     safety_f1: float
 
 
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Probability that a random harmful row outscores a random benign one (ties count half)."""
+    positive, negative = scores[labels.astype(bool)], scores[~labels.astype(bool)]
+    return float((positive[:, None] > negative[None, :]).mean() + 0.5 * (positive[:, None] == negative[None, :]).mean())
+
+
 def _rate(mask: np.ndarray, hit: np.ndarray) -> float:
     return float(hit[mask].mean()) if mask.any() else float("nan")
 
@@ -62,23 +68,25 @@ def quality(rows: Sequence[SafetyRow], decisions: Sequence[str], lang: str) -> Q
                          benign_escalation=_rate(benign, escalate), safety_f1=f1)
 
 
-def tune_thresholds(rows: Sequence[SafetyRow], scores: Sequence[float], target_recall: float = 0.98,
-                    max_lookalike_deny: float = 0.05) -> tuple[float, float]:
-    """(escalate, deny) thresholds from validation rows and their judge scores (before thresholding).
+def tune_thresholds(rows: Sequence[SafetyRow], scores: Sequence[float], deny_scores: Sequence[float] | None = None,
+                    target_recall: float = 0.98, max_lookalike_deny: float = 0.05) -> dict[str, tuple[float, float]]:
+    """Per language, (escalate, deny) thresholds from validation rows and their judge scores (before thresholding).
 
-    escalate: the highest threshold at which every language keeps `target_recall` of its harmful rows flagged.
-    deny: the lowest threshold at which no language denies more than `max_lookalike_deny` of its look-alike benign
-    rows, and never below escalate.
+    escalate: the highest threshold that keeps `target_recall` of the language's harmful rows flagged.
+    deny: the lowest threshold that denies at most `max_lookalike_deny` of its look-alike benign rows, never below
+    escalate. `deny_scores` (default: `scores`) are the scores as the DENY cut sees them (0 for a row that a
+    policy pattern keeps from DENY).
     """
     values = np.asarray(scores, dtype=np.float64)
-    escalate, deny = 1.0, 0.0
+    deny_values = values if deny_scores is None else np.asarray(deny_scores, dtype=np.float64)
+    result = {}
     for lang in sorted({row.lang for row in rows}):
         in_lang = np.array([row.lang == lang for row in rows])
         harmful = np.sort(values[in_lang & np.array([row.label == "harmful" for row in rows])])
-        if len(harmful):
-            escalate = min(escalate, float(harmful[int(np.floor((1.0 - target_recall) * len(harmful)))]))
-        lookalike = np.sort(values[in_lang & np.array([r.label == "benign" and r.source == LOOKALIKE_SOURCE for r in rows])])
-        if len(lookalike):
-            allowed = int(np.floor(max_lookalike_deny * len(lookalike)))
-            deny = max(deny, float(np.nextafter(lookalike[len(lookalike) - 1 - allowed], 2.0)))
-    return round(escalate - 1e-4, 4), round(max(deny, escalate), 4)
+        lookalike = np.sort(deny_values[in_lang & np.array([r.label == "benign" and r.source == LOOKALIKE_SOURCE
+                                                              for r in rows])])
+        escalate = float(harmful[int(np.floor((1.0 - target_recall) * len(harmful)))]) - 1e-4
+        allowed = int(np.floor(max_lookalike_deny * len(lookalike)))
+        deny = float(lookalike[len(lookalike) - 1 - allowed]) + 1e-4
+        result[lang] = (round(max(escalate, 0.0), 4), round(min(max(deny, escalate), 1.0), 4))
+    return result
