@@ -1,6 +1,7 @@
 """Suggests the policy's per-language ESCALATE and DENY thresholds from the *validation* split (never test).
 
 Usage: nice python3 bench/judge/tune.py [--target-recall 0.98] [--max-lookalike-deny 0.05] [--write PATH]
+                                         [--signals SIGNALS.jsonl]
 Prints the thresholds (copy them into src/so8t/safety/configs/policy.json) or, with --write, writes a copy of the
 packaged policy carrying them (e.g. to measure another operating point with bench/judge/run.py --policy PATH).
 escalate: highest value keeping --target-recall of the language's harmful validation rows flagged;
@@ -19,7 +20,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from so8t.safety import Judge, load_policy  # noqa: E402
 from so8t.safety.dataset import iter_rows  # noqa: E402
-from so8t.safety.evaluation import tune_thresholds  # noqa: E402
+from so8t.safety.evaluation import judge_rows, load_signals, tune_thresholds  # noqa: E402
 
 
 def main() -> None:
@@ -27,12 +28,12 @@ def main() -> None:
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
     parser.add_argument("--write", type=Path, default=None)
+    parser.add_argument("--signals", type=Path, default=None,
+                        help="JSONL {id, signals} of extra signals per row (e.g. the SO8T head), fused as in use")
     args = parser.parse_args()
     judge = Judge()
     rows = list(iter_rows(split="val"))
-    verdicts = []
-    for i in range(0, len(rows), 64):
-        verdicts += judge.judge_many([row.text for row in rows[i:i + 64]])
+    verdicts = judge_rows(judge, rows, load_signals(args.signals))
     allow_ids = {p.id for p in judge.policy.patterns.allow}
     deny_ids = {p.id for p in judge.policy.patterns.deny}
     # A row held by an allow pattern (and no deny pattern) can never be DENY, whatever its score.

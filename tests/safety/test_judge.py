@@ -1,5 +1,8 @@
 """Decisions of the real judge on clear cases written for these tests (none are in the training data)."""
 
+import json
+import math
+
 import pytest
 
 from so8t.safety import Judge, load_policy
@@ -107,7 +110,6 @@ def test_extra_signals_are_fused_by_the_documented_rule(judge):
     assert lifted.scores["so8t_head_harmful"] == 0.999
     assert lifted.scores["fused"] > base.scores["fused"]
     # equal weights: the fused log-odds are the mean of the two signals' log-odds
-    import math
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     expected = 1 / (1 + math.exp(-(logit(0.999) + logit(max(base.scores["encoder_harmful"], 1e-4))) / 2))
     assert lifted.scores["fused"] == pytest.approx(expected, abs=2e-3)
@@ -136,7 +138,20 @@ def test_a_stricter_policy_file_changes_decisions(tmp_path, judge):
     policy["thresholds"] = {"escalate": 0.0, "deny": 0.0}
     policy["language_thresholds"] = {}
     path = tmp_path / "strict.json"
-    import json
     path.write_text(json.dumps(policy), encoding="utf-8")
     strict = Judge(policy=path, encoder=judge.encoder)
     assert strict.judge(BENIGN[0]).decision == "DENY"
+
+
+def test_benchmark_rows_take_extra_signals_from_a_file(judge, tmp_path):
+    from so8t.safety.evaluation import judge_rows, load_signals
+
+    rows = [r for r in iter_rows(split="val") if r.source == "so8t-contrastive"][:3]
+    path = tmp_path / "signals.jsonl"
+    path.write_text(json.dumps({"id": rows[0].id, "signals": {"so8t_head_harmful": 0.25}}) + "\n", encoding="utf-8")
+    verdicts = judge_rows(judge, rows, load_signals(path))
+    assert verdicts[0].scores["so8t_head_harmful"] == 0.25
+    assert "so8t_head_harmful" not in verdicts[1].scores
+    path.write_text('{"signals": {}}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="signals.jsonl:1"):
+        load_signals(path)

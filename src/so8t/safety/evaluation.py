@@ -10,8 +10,10 @@ Definitions (per language):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +36,32 @@ class QualityReport:
     lookalike_escalation: float
     benign_escalation: float
     safety_f1: float
+
+
+def load_signals(path: Path | None) -> dict[str, dict[str, float]]:
+    """Extra signals per row id from a JSONL file of {"id": ..., "signals": {"so8t_head_harmful": p, ...}}.
+
+    How a new signal (the SO8T head) joins tuning and benchmarking: score the rows once, write this file, pass it.
+    """
+    if path is None:
+        return {}
+    table = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            raw = json.loads(line)
+            if "id" not in raw or not isinstance(raw.get("signals"), dict):
+                raise ValueError(f"{path}:{number}: each row needs 'id' and a 'signals' object")
+            table[str(raw["id"])] = raw["signals"]
+    return table
+
+
+def judge_rows(judge, rows: Sequence[SafetyRow], signals: dict[str, dict[str, float]], batch: int = 64) -> list:
+    """Verdicts for labeled rows in batches, with each row's extra signals where the table has them."""
+    verdicts = []
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        verdicts += judge.judge_many([row.text for row in chunk], [signals.get(row.id) for row in chunk])
+    return verdicts
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
