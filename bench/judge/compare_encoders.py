@@ -5,12 +5,15 @@ train split, pick the threshold that reaches 98% harmful recall on the *validati
 held-out test split per language: ROC-AUC, harmful recall and look-alike benign false-positive rate at that
 threshold; plus single-prompt latency (p50/p95, one thread).
 
-Usage: nice python3 bench/judge/compare_encoders.py [--encoders use-m3 e5-small minilm-l6]
+Usage: nice python3 bench/judge/compare_encoders.py [--encoders use-m3 e5-small minilm-l6] [--public-sample 1500]
+--public-sample N keeps every look-alike pair but only N seeded-random public rows (the same rows for every
+encoder), for machines where embedding all rows with the slower encoders takes too long.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from pathlib import Path
@@ -23,15 +26,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from so8t.safety.classifier import TrainConfig, train_classifier  # noqa: E402
 from so8t.safety.dataset import iter_rows  # noqa: E402
 from so8t.safety.encoder import ENCODERS, encode_cached, load_encoder  # noqa: E402
+from so8t.safety.evaluation import roc_auc  # noqa: E402
 from so8t.safety.training import CACHE_DIR, row_weights  # noqa: E402
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Probability that a random harmful row outscores a random benign one (ties count half)."""
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    greater = (pos[:, None] > neg[None, :]).mean()
-    ties = (pos[:, None] == neg[None, :]).mean()
-    return float(greater + 0.5 * ties)
 
 
 def threshold_for_recall(scores: np.ndarray, labels: np.ndarray, recall: float) -> float:
@@ -42,8 +38,14 @@ def threshold_for_recall(scores: np.ndarray, labels: np.ndarray, recall: float) 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--encoders", nargs="+", default=sorted(ENCODERS))
+    parser.add_argument("--public-sample", type=int, default=0)
     args = parser.parse_args()
     rows = list(iter_rows())
+    if args.public_sample:
+        public = [row for row in rows if row.source != "so8t-contrastive"]
+        keep = {row.id for row in random.Random(0).sample(public, min(args.public_sample, len(public)))}
+        rows = [row for row in rows if row.source == "so8t-contrastive" or row.id in keep]
+    print(f"{len(rows)} rows")
     texts = [row.text for row in rows]
     labels = np.array([row.label == "harmful" for row in rows], dtype=np.float64)
     split = np.array([row.split for row in rows])

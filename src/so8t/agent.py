@@ -98,12 +98,14 @@ class SafetyAgent:
             return result
         answer = self._continue(inputs["input_ids"], prefill)
         check = self.judge.judge(answer) if answer.strip() else None
-        if check is not None and check.decision == "DENY":
-            result.withheld = True
-            result.scores["output_check"] = check.scores.get("final", 1.0)
-            result.reasons.append("the answer itself was judged harmful and is withheld")
-        else:
+        if check is None or check.decision == "ALLOW":
             result.answer = answer
+            return result
+        # Fail closed: a harmful-looking answer is never shown; a doubtful one waits for a human like any ESCALATE.
+        result.decision, result.withheld = check.decision, True
+        result.confidence = check.confidence
+        result.scores["output_check"] = check.scores.get("final", 1.0)
+        result.reasons.append(f"the answer itself was judged {check.decision} and is withheld")
         return result
 
     def _prefill(self, input_ids: torch.Tensor):

@@ -3,7 +3,7 @@
 import typer
 
 import so8t
-from so8t.cli import audit, gate, generate, models, train
+from so8t.cli import ask, audit, bake, gate, generate, models, train
 from so8t.cli import eval as eval_cli
 from so8t.cli.ocr import ocr as ocr_command
 from so8t.cli import judge as judge_cli
@@ -37,6 +37,9 @@ def version() -> None:
 
 
 app.command("judge")(judge_cli.judge)
+app.command("ask")(ask.ask)
+app.command("bake")(bake.bake)
+app.add_typer(ask.review_app, name="review")
 
 
 def main() -> None:

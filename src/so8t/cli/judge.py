@@ -78,6 +78,9 @@ def _judge_file(judge_, file: Path, out: Path) -> int:
             raise typer.BadParameter(f"{file}:{number}: not valid JSON ({error.msg})", param_hint="--file") from None
         if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("text"), str) or not row["text"].strip():
             raise typer.BadParameter(f"{file}:{number}: each row needs an 'id' and a non-empty 'text'", param_hint="--file")
+        documents = row.get("documents", [])
+        if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
+            raise typer.BadParameter(f"{file}:{number}: 'documents' must be a list of strings", param_hint="--file")
         rows.append(row)
     tmp = out.with_name(out.name + ".partial")
     with open(tmp, "w", encoding="utf-8") as handle:

