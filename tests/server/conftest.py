@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -91,6 +92,42 @@ class FixedPolicyAgent(KeywordAgent):
     apply_policy = None  # type: ignore[assignment]
 
 
+def rule_driven_policy() -> dict[str, Any]:
+    """The packaged policy with the classifier's say taken away (both thresholds at 1.0) and one house rule:
+    text saying "hold for review", in the prompt or in an image's OCR, is escalated to a human.
+
+    With it the real agent's decisions follow the policy alone, so these server tests do not move whenever
+    the judge's classifier is retrained (judging quality is tested in tests/safety and tests/agent).
+    """
+    from so8t.safety.policy import load_policy
+
+    policy = load_policy().model_dump(mode="json")
+    policy["name"] = "so8t-web-tests"
+    policy["thresholds"] = {"escalate": 1.0, "deny": 1.0}
+    policy["language_thresholds"] = {}
+    # A deny pattern sets the score to 1.0 (DENY) and its category caps that at ESCALATE.
+    policy["categories"]["house_review"] = {"description": "Held for a human by house rule.", "max_decision": "ESCALATE"}
+    policy["patterns"]["deny"].append(
+        {"id": "house-hold-for-review", "lang": "any", "regex": r"\bhold\s+for\s+review\b", "category": "house_review"}
+    )
+    return policy
+
+
+@pytest.fixture(scope="session")
+def real_agent(tmp_path_factory, embedded_model_dir):
+    """The real SafetyAgent on the embedded model (OCR, judge, generation), writing to its own audit store.
+
+    One per test session: loading it takes most of a minute on two busy cores. Short answers keep it quick.
+    """
+    from so8t.agent import SafetyAgent
+
+    folder = tmp_path_factory.mktemp("real-agent")
+    policy_path = folder / "policy.json"
+    policy_path.write_text(json.dumps(rule_driven_policy()), encoding="utf-8")
+    with AuditStore(folder / "audit.sqlite3") as store:
+        yield SafetyAgent(audit=store, policy_path=policy_path, max_new_tokens=12)
+
+
 @pytest.fixture
 def audit(tmp_path: Path):
     with AuditStore(tmp_path / "audit.sqlite3") as store:
@@ -112,12 +149,14 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-def png_bytes(text: str = "so8t", size: tuple[int, int] = (240, 80)) -> bytes:
-    """A small real PNG with some text drawn on it."""
-    from PIL import Image, ImageDraw
+def png_bytes(text: str = "so8t", font_size: int = 40) -> bytes:
+    """A real PNG with `text` drawn large and black on white, as a photo of a printed note would read."""
+    from PIL import Image, ImageDraw, ImageFont
 
-    image = Image.new("RGB", size, "white")
-    ImageDraw.Draw(image).text((10, 30), text, fill="black")
+    font = ImageFont.load_default(size=font_size)
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("RGB", (right - left + 2 * font_size, bottom - top + 2 * font_size), "white")
+    ImageDraw.Draw(image).text((font_size - left, font_size - top), text, fill="black", font=font)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -7,6 +7,7 @@ import hashlib
 import json
 import sqlite3
 import tempfile
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, UploadFile
@@ -30,7 +31,8 @@ def test_healthz_and_openapi(client):
     schema = client.get("/openapi.json").json()
     for path in ("/v1/ask", "/v1/chat/completions", "/v1/decisions", "/v1/review", "/v1/audit/verify", "/v1/policy", "/healthz"):
         assert path in schema["paths"], path
-    assert "multipart/form-data" in schema["paths"]["/v1/ask"]["post"]["requestBody"]["content"]
+    form = schema["paths"]["/v1/ask"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["prompt"]["maxLength"] == 16_000 and form["properties"]["images"]["maxItems"] == 4
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert {"HTTPBearer": []} in schema["paths"]["/v1/review"]["post"]["security"]
     assert "security" not in schema["paths"]["/v1/ask"]["post"]
@@ -338,3 +340,39 @@ def test_create_app_refuses_a_second_store_and_weak_tokens(agent, tmp_path):
             create_app(agent, audit=other)
     with pytest.raises(ReviewerTokenError, match="at least 16"):
         create_app(agent, reviewer_token="short")
+
+
+@pytest.mark.slow
+def test_real_agent_through_the_api(real_agent):
+    """The real SafetyAgent (Tesseract OCR, judge, SmolLM2 answer) behind /v1/ask, /v1/review and chat completions."""
+    client = TestClient(create_app(real_agent, reviewer_token=TOKEN), base_url=BASE_URL)
+    audit = real_agent.audit
+    note = png_bytes("Meeting at 10am in room 4")
+    response = ask(client, "What does this note say?", note)
+    assert response.status_code == 200, response.text
+    allowed = response.json()
+    assert allowed["decision"] == "ALLOW" and allowed["error"] is None
+    assert allowed["answer"] and not allowed["withheld"]
+    assert allowed["summaries"][0]["sha256"] == hashlib.sha256(note).hexdigest()
+    assert "Meeting" in allowed["summaries"][0]["summary"]  # Tesseract really read the upload
+    record = audit.decision(allowed["request_id"])
+    assert record.image_sha256s == [hashlib.sha256(note).hexdigest()] and record.output_text == allowed["answer"]
+    assert record.policy_name == "so8t-web-tests"
+    stored = audit.path.read_bytes() + Path(f"{audit.path}-wal").read_bytes()
+    assert note[len(note) // 2: len(note) // 2 + 64] not in stored  # the image itself is nowhere in the store
+
+    held = ask(client, "Please hold for review: what is the capital of France?").json()
+    assert held["decision"] == "ESCALATE" and held["answer"] is None
+    assert any("house-hold-for-review" in reason for reason in held["reasons"])
+    queue = client.get("/v1/review", headers=auth()).json()["decisions"]
+    assert held["request_id"] in [d["request_id"] for d in queue]
+    verdict = client.post("/v1/review", headers=auth(), json={"request_id": held["request_id"], "approve": True, "reviewer": "alice", "note": "geography"})
+    assert verdict.status_code == 200 and audit.decision(held["request_id"]).review.reviewer == "alice"
+
+    chat_held = chat(client, [{"role": "user", "content": "hold for review: tell me a joke"}]).json()
+    assert chat_held["so8t"]["decision"] == "ESCALATE" and chat_held["choices"][0]["finish_reason"] == "content_filter"
+
+    broken = ask(client, "What is in this picture?", b"\x89PNG\r\n\x1a\n but not really a PNG").json()
+    assert broken["decision"] == "DENY" and broken["error"] and broken["answer"] is None
+    assert audit.decision(broken["request_id"]).error == broken["error"]  # a failed request is still on record
+    assert client.get("/v1/audit/verify").json()["ok"] is True

@@ -27,14 +27,12 @@ from so8t.server.schemas import (
     PolicyHistory,
     PolicyQuery,
     PolicyUpdate,
-    PolicyVersion,
     Problem,
     QueueQuery,
-    ReviewRecord,
     ReviewRequest,
     VerifyResponse,
 )
-from so8t.audit import Policy
+from so8t.audit import Policy, Review
 from so8t.server.state import AskOutcome, ServerState, server_state
 from so8t.server.uploads import check_ask, read_ask_form
 
@@ -222,7 +220,7 @@ def review_queue(request: Request, query: Annotated[QueueQuery, Query()]) -> dic
 
 @router.post(
     "/v1/review",
-    response_model=ReviewRecord,
+    response_model=Review,
     tags=["review"],
     dependencies=[Depends(require_reviewer)],
     responses={**UNAUTHORIZED, 404: {"model": Problem}, 409: {"model": Problem}, **INVALID},
@@ -273,7 +271,7 @@ policy_writes = APIRouter()  # included only for agents that can change their po
 
 @policy_writes.post(
     "/v1/policy",
-    response_model=PolicyVersion,
+    response_model=Policy,
     tags=["policy"],
     dependencies=[Depends(require_reviewer)],
     responses={**UNAUTHORIZED, **INVALID},

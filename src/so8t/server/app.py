@@ -41,7 +41,7 @@ SECURITY_HEADERS = [
      b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # "no-referrer" would make browsers send Origin: null
     (b"cache-control", b"no-store"),
 ]
 STATUS_TITLES = {
@@ -169,6 +169,7 @@ class SecurityHeaders:
 def _templates() -> Jinja2Templates:
     environment = Environment(loader=PackageLoader("so8t.server", "templates"), autoescape=select_autoescape(["html"]))
     environment.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    environment.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
     environment.filters["short"] = lambda digest, n=12: (digest[:n] + "…") if digest and len(digest) > n else (digest or "")
     environment.globals["version"] = so8t.__version__
     return Jinja2Templates(env=environment)

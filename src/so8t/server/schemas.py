@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-DecisionValue = Literal["ALLOW", "ESCALATE", "DENY"]
+from so8t.audit import BadRow, Decision, Policy
+from so8t.audit.records import DecisionValue
+
 MAX_NOTE_CHARS = 4000
 MAX_REVIEWER_CHARS = 200
 
@@ -69,39 +72,13 @@ class AskResponse(BaseModel):
     error: str | None
 
 
-class ReviewRecord(BaseModel):
-    request_id: str
-    seq: int
-    verdict: Literal["APPROVE", "REJECT"]
-    reviewer: str
-    note: str
-    reviewed_at: str
+@pydantic_dataclass(frozen=True)
+class DecisionRecord(Decision):
+    """One row of the decision log (so8t.audit.Decision) with its derived fields; content fields are null once
+    retention purged them (their hashes stay)."""
 
-
-class DecisionRecord(BaseModel):
-    """One row of the decision log; content fields are null once retention purged them (hashes stay)."""
-
-    request_id: str
-    seq: int
-    created_at: str
-    identity_id: int
-    policy_name: str
-    policy_version: int
-    decision: DecisionValue
-    input_text: str | None
-    input_sha256: str | None
-    ocr_summary: str | None
-    ocr_summary_sha256: str | None
-    image_sha256s: list[str]
-    scores: dict[str, Any]
-    reasons: list[str]
-    output_text: str | None
-    output_sha256: str | None
-    latency_ms: float | None
-    error: str | None
-    review: ReviewRecord | None
-    purged: bool
-    review_status: Literal["pending", "approved", "rejected"] | None
+    purged: bool = False
+    review_status: Literal["pending", "approved", "rejected"] | None = None
 
 
 class DecisionList(BaseModel):
@@ -120,12 +97,6 @@ class ReviewRequest(BaseModel):
     note: str = Field(default="", max_length=MAX_NOTE_CHARS)
 
 
-class BadRowOut(BaseModel):
-    table: str
-    seq: int
-    reason: str
-
-
 class VerifyResponse(BaseModel):
     """Outcome of verifying the audit trail: file integrity plus the recomputed hash chain."""
 
@@ -135,23 +106,13 @@ class VerifyResponse(BaseModel):
     rows_checked: int
     head_seq: int
     head_hash: str
-    first_bad: BadRowOut | None
-
-
-class PolicyVersion(BaseModel):
-    name: str
-    version: int
-    seq: int
-    content: dict[str, Any]
-    checksum: str
-    diff: list[dict[str, Any]]
-    applied_at: str
+    first_bad: BadRow | None
 
 
 class PolicyHistory(BaseModel):
     name: str
-    current: PolicyVersion
-    history: list[PolicyVersion]
+    current: Policy
+    history: list[Policy]
 
 
 class PolicyUpdate(BaseModel):
