@@ -3,8 +3,10 @@
 import typer
 
 import so8t
+from so8t.cli import export
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="so8t: local safety agent and SO(8)-gated fine-tuning.")
+app.add_typer(export.app, name="export")
 
 
 @app.callback()
