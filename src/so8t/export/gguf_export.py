@@ -141,9 +141,12 @@ def write_gguf(model_dir: str | os.PathLike[str], out_file: str | os.PathLike[st
             with safe_open(files[tensor.hf_name], framework="pt") as handle:
                 data = handle.get_tensor(tensor.hf_name).float().numpy()
             writer.write_tensor_data(_converted(arch.transform(tensor.gguf_name, data), tensor.storage))
-    finally:
         writer.close()
-    # Rename only once complete, so a crash never leaves a truncated file under the requested name.
+    except BaseException:
+        writer.close()
+        partial.unlink(missing_ok=True)
+        raise
+    # Rename only once complete, so a failure never leaves a truncated file under the requested name.
     partial.replace(out_file)
     return out_file
 

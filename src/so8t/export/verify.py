@@ -51,9 +51,10 @@ class Tolerance:
 
 
 TOLERANCES: dict[str, Tolerance] = {
-    "f32": Tolerance(0.99, 1e-3),
+    "f32": Tolerance(0.99, 1e-4),
     "f16": Tolerance(0.99, None),
-    "bf16": Tolerance(0.99, None),
+    # bf16 keeps 3 fewer mantissa bits than f16; near-ties between the top two tokens flip more often.
+    "bf16": Tolerance(0.98, None),
     "q8_0": Tolerance(0.95, None),
 }
 
@@ -92,9 +93,15 @@ class VerificationReport:
         return next(check for check in self.checks if check.name == name)
 
     def table(self) -> Table:
-        table = Table(title=f"GGUF verification: {self.gguf_file.name} ({self.type})")
-        for column in ("check", "positions", "top-1 agreement", "max |Δ logit|", "requirement", "result"):
-            table.add_column(column, justify="right" if column in ("positions", "top-1 agreement") else "left")
+        details = "\n".join(f"{check.name}: {check.detail}" for check in self.checks if check.detail)
+        table = Table(title=f"{self.gguf_file.name} ({self.type}) vs its HF source", caption=details,
+                      caption_justify="left")
+        table.add_column("check", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
+        table.add_column("top-1", justify="right", no_wrap=True)
+        table.add_column("max |Δ|", justify="right", no_wrap=True)
+        table.add_column("requirement")
+        table.add_column("result", no_wrap=True)
         for check in self.checks:
             table.add_row(
                 check.name,
@@ -102,7 +109,7 @@ class VerificationReport:
                 "" if check.top1_agreement is None else f"{check.top1_agreement:.2%}",
                 "" if check.max_abs_delta is None else f"{check.max_abs_delta:.3g}",
                 check.requirement,
-                ("[green]pass[/green] " if check.passed else "[red]FAIL[/red] ") + check.detail,
+                "[green]pass[/green]" if check.passed else "[red]FAIL[/red]",
             )
         return table
 
@@ -152,11 +159,11 @@ def _agreement(name: str, reference: list[np.ndarray], candidate: list[np.ndarra
                max_delta: float | None) -> Check:
     ref, cand = np.concatenate(reference), np.concatenate(candidate)
     if ref.shape != cand.shape:
-        return Check(name, False, f"top-1 ≥ {min_top1:.0%}", f"logit shapes differ: {ref.shape} vs {cand.shape}")
+        return Check(name, False, f"top-1≥{min_top1:.0%}", f"logit shapes differ: {ref.shape} vs {cand.shape}")
     finite = bool(np.isfinite(cand).all())
     top1 = float((ref.argmax(-1) == cand.argmax(-1)).mean())
     delta = float(np.abs(ref - cand).max()) if finite else float("inf")
-    requirement = f"top-1 ≥ {min_top1:.0%}" + ("" if max_delta is None else f", |Δ| ≤ {max_delta:g}")
+    requirement = f"top-1≥{min_top1:.0%}" + ("" if max_delta is None else f" |Δ|≤{max_delta:g}")
     problems = []
     if not finite:
         problems.append("non-finite logits")
@@ -191,7 +198,7 @@ def check_structure(model_dir: Path, gguf_file: Path, type: str) -> Check:
         if reader.get_field(key) is None:
             problems.append(f"no {key}")
     detail = "; ".join(problems[:5]) or f"{len(expected)} tensors, {arch.vocab_size} tokens, {arch.arch_name}"
-    return Check("GGUF structure (gguf reader)", not problems, "all tensors and metadata", detail)
+    return Check("gguf reader", not problems, "all tensors+meta", detail)
 
 
 def check_llama_cpp(probes: ProbeSet, gguf_file: Path, tolerance: Tolerance) -> list[Check]:
@@ -205,10 +212,10 @@ def check_llama_cpp(probes: ProbeSet, gguf_file: Path, tolerance: Tolerance) -> 
     same = sum(mine == theirs for mine, theirs in zip(tokenized, probes.token_ids))
     mismatched = [text[:30] for text, mine, theirs in zip(probes.texts, tokenized, probes.token_ids) if mine != theirs]
     tokenization = Check(
-        "tokenization (llama.cpp vs HF)", same == len(probes.texts), "identical ids",
+        "llama.cpp tokens", same == len(probes.texts), "identical ids",
         f"{same}/{len(probes.texts)} prompts identical" + (f"; differ: {mismatched}" if mismatched else ""),
     )
-    agreement = _agreement("logits (llama.cpp vs HF)", probes.logits, logits, tolerance.min_top1_agreement, None)
+    agreement = _agreement("llama.cpp logits", probes.logits, logits, tolerance.min_top1_agreement, None)
     return [tokenization, agreement]
 
 
@@ -218,7 +225,7 @@ def check_transformers_loader(probes: ProbeSet, gguf_file: Path, tolerance: Tole
 
     model = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32).eval()
     logits = [_logits(model, ids) for ids in probes.token_ids]
-    return _agreement("logits (transformers GGUF loader vs HF)", probes.logits, logits,
+    return _agreement("transformers logits", probes.logits, logits,
                       tolerance.min_top1_agreement, tolerance.max_loader_delta)
 
 
