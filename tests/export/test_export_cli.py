@@ -6,16 +6,13 @@ from typer.testing import CliRunner
 
 from so8t.cli import app
 
-from .conftest import HAS_LLAMA_CPP
-
 runner = CliRunner()
-LLAMA_CPP_FLAG = "--llama-cpp" if HAS_LLAMA_CPP else "--no-llama-cpp"
 
 
 def test_export_gguf_then_ollama(qwen2vl_export_dir, tmp_path):
     gguf_file = tmp_path / "out" / "tiny.gguf"
     result = runner.invoke(app, ["export", "gguf", "--model", str(qwen2vl_export_dir), "--out", str(gguf_file),
-                                 "--type", "f16", LLAMA_CPP_FLAG])
+                                 "--type", "f16", "--no-llama-cpp"])
 
     assert result.exit_code == 0, result.output
     assert "transformers logits" in result.output and "pass" in result.output

@@ -23,13 +23,14 @@ def gguf_command(
 ) -> None:
     """Write GGUF with tokenizer and chat template; with --verify, fail unless it reproduces the source."""
     from so8t.export import ExportVerificationError, export_gguf
+    from so8t.export.llamacpp import LlamaCppUnavailableError
 
     try:
         result = export_gguf(model, out, type, verify=verify, llama_cpp=llama_cpp, console=console)
     except ExportVerificationError as error:
         console.print(f"[red]verification failed:[/red] {error}")
         raise typer.Exit(1) from error
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, LlamaCppUnavailableError) as error:
         console.print(f"[red]cannot export:[/red] {error}")
         raise typer.Exit(2) from error
     size_mb = result.path.stat().st_size / 1e6

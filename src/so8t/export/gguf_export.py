@@ -158,20 +158,21 @@ def export_gguf(
     *,
     verify: bool = True,
     llama_cpp: bool = True,
+    transformers_loader: bool = True,
     console: Console | None = None,
 ) -> ExportResult:
     """Export the HF folder to GGUF and, unless verify=False, prove it numerically (see so8t.export.verify).
 
     Raises ExportVerificationError (after printing the table) when the GGUF is out of tolerance; the file is
     kept so it can be inspected. `llama_cpp=False` skips the llama.cpp runtime check (when its binding is not
-    installed), keeping the gguf-reader and transformers-loader checks.
+    installed) and `transformers_loader=False` the transformers read-back; the gguf-reader check always runs.
     """
     from so8t.export.verify import print_report, verify_gguf
 
     path = write_gguf(model_dir, out_file, type)
     if not verify:
         return ExportResult(path, None)
-    report = verify_gguf(model_dir, path, type, llama_cpp=llama_cpp)
+    report = verify_gguf(model_dir, path, type, llama_cpp=llama_cpp, transformers_loader=transformers_loader)
     print_report(report, console)
     report.raise_for_failure()
     return ExportResult(path, report)
