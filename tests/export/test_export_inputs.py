@@ -76,7 +76,7 @@ def test_unsupported_architecture_and_scaled_rope_are_refused(tiny_copy, tmp_pat
 
 
 def test_missing_folder_and_unknown_type_are_clear(tmp_path, qwen2vl_export_dir):
-    with pytest.raises(UnsupportedModelError, match="config.json is missing"):
+    with pytest.raises(FileNotFoundError, match="no config.json"):
         write_gguf(tmp_path, tmp_path / "out.gguf")
     with pytest.raises(ValueError, match="unknown GGUF type 'q4_k'"):
         write_gguf(qwen2vl_export_dir, tmp_path / "out.gguf", "q4_k")

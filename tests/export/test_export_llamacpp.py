@@ -24,8 +24,8 @@ def test_llama_cpp_reproduces_the_vl_language_model(qwen2vl_export_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_llama_cpp_reproduces_smollm2(smollm2_dir, tmp_path):
-    report = export_gguf(smollm2_dir, tmp_path / "smollm2.gguf", "f16", transformers_loader=False).report
+def test_llama_cpp_reproduces_smollm2(embedded_model_dir, tmp_path):
+    report = export_gguf(embedded_model_dir, tmp_path / "smollm2.gguf", "f16", transformers_loader=False).report
 
     assert report.check("llama.cpp tokens").passed
     assert report.check("llama.cpp logits").top1_agreement >= 0.99

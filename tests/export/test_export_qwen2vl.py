@@ -29,7 +29,7 @@ def test_gguf_holds_only_the_language_model(qwen2vl_export_dir, tmp_path):
     tensors = {tensor.name: tensor for tensor in reader.tensors}
 
     assert reader.get_field("general.architecture").contents() == "qwen2"
-    assert not [name for name in tensors if "v." in name or "visual" in name or "mm." in name]
+    assert not [name for name in tensors if name.startswith(("v.", "mm.")) or "visual" in name]
     assert len(tensors) == 3 + 2 * 12  # embeddings, final norm, lm head; 12 tensors per layer (q/k/v with bias)
     assert tensors["output.weight"].shape.tolist() == [64, 640]
     assert tensors["blk.1.attn_k.bias"].shape.tolist() == [32]
@@ -46,7 +46,7 @@ def test_gguf_holds_only_the_language_model(qwen2vl_export_dir, tmp_path):
 
 
 def test_corrupted_gguf_fails_verification(qwen2vl_export_dir, tmp_path):
-    gguf_file = write_gguf(qwen2vl_export_dir, tmp_path / "tiny.gguf", "f32")
+    gguf_file = write_gguf(qwen2vl_export_dir, tmp_path / "tiny.gguf", "f16")
     # Flip the sign of one attention output projection in place, as a broken converter might.
     reader = GGUFReader(gguf_file, "r+")
     output_projection = next(tensor for tensor in reader.tensors if tensor.name == "blk.0.attn_output.weight")
@@ -54,10 +54,10 @@ def test_corrupted_gguf_fails_verification(qwen2vl_export_dir, tmp_path):
     reader.data.flush()
     del reader
 
-    report = verify_gguf(qwen2vl_export_dir, gguf_file, "f32", llama_cpp=False)
+    report = verify_gguf(qwen2vl_export_dir, gguf_file, "f16", llama_cpp=False)
 
     loader = report.check("transformers logits")
-    assert not loader.passed and loader.max_abs_delta > 1e-2
+    assert not loader.passed and loader.top1_agreement < 0.5
     assert report.check("gguf reader").passed  # names and shapes are still right
     with pytest.raises(ExportVerificationError, match="transformers logits"):
         report.raise_for_failure()

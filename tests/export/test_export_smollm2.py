@@ -10,8 +10,8 @@ from so8t.export import export_gguf
 pytestmark = pytest.mark.slow
 
 
-def test_smollm2_f16_export_reproduces_the_model(smollm2_dir, tmp_path):
-    result = export_gguf(smollm2_dir, tmp_path / "smollm2-f16.gguf", "f16", llama_cpp=False)
+def test_smollm2_f16_export_reproduces_the_model(embedded_model_dir, tmp_path):
+    result = export_gguf(embedded_model_dir, tmp_path / "smollm2-f16.gguf", "f16", llama_cpp=False)
 
     report = result.report
     assert report.passed

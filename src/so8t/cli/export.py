@@ -13,7 +13,9 @@ console = Console()
 
 @app.command("gguf")
 def gguf_command(
-    model: Path = typer.Option(..., "--model", help="HF model folder (e.g. the output of `so8t bake`)."),
+    model: str = typer.Option(
+        ..., "--model", help="HF model folder (e.g. the output of `so8t bake`) or a registered model name."
+    ),
     out: Path = typer.Option(..., "--out", help="GGUF file to write."),
     type: str = typer.Option("f16", "--type", help="Weight type: f32, f16, bf16 or q8_0."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Compare logits with the source model."),

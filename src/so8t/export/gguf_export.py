@@ -20,6 +20,7 @@ from safetensors import safe_open
 
 from so8t.export.architecture import TextArchitecture, detect
 from so8t.export.tokenizer import load_vocab
+from so8t.models import resolve
 
 if TYPE_CHECKING:
     from so8t.export.verify import VerificationReport
@@ -111,10 +112,10 @@ def _stored_nbytes(shape: tuple[int, ...], storage: Q) -> tuple[tuple[int, ...],
 
 
 def write_gguf(model_dir: str | os.PathLike[str], out_file: str | os.PathLike[str], type: str = "f16") -> Path:
-    """Convert the HF folder to a GGUF file of the given type (f32, f16, bf16, q8_0); no verification."""
+    """Convert a model (HF folder or registered name) to a GGUF file of the given type; no verification."""
     if type not in GGUF_TYPES:
         raise ValueError(f"unknown GGUF type {type!r}; choose one of {', '.join(GGUF_TYPES)}")
-    model_dir, out_file = Path(model_dir), Path(out_file)
+    model_dir, out_file = resolve(model_dir).folder, Path(out_file)
     file_type, matrix_type = GGUF_TYPES[type]
     arch = detect(model_dir)
     vocab = load_vocab(model_dir, arch.vocab_size)
