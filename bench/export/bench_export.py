@@ -34,7 +34,7 @@ def main() -> int:
     parser.add_argument("--types", nargs="+", default=list(GGUF_TYPES), choices=list(GGUF_TYPES))
     args = parser.parse_args()
 
-    console = Console()
+    console = Console(width=200)  # the table has 11 columns; never truncate the figures
     table = Table(title="GGUF export vs HF source (all positions of the fixed prompt set)")
     for column in ("model", "type", "MB", "write s", "verify s", "llama.cpp tokens", "llama.cpp top-1",
                    "llama.cpp max |Δ|", "transformers top-1", "transformers max |Δ|", "result"):

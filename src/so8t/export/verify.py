@@ -55,10 +55,11 @@ TOLERANCES: dict[str, Tolerance] = {
     "f32": Tolerance(0.99, 1e-4),
     "f16": Tolerance(0.99, None),
     # Rounded types flip near-ties between the top two tokens; on a flat next-token distribution (a random test
-    # model, an unsure real one) that costs a few percent. These floors still catch a broken export, which
-    # agrees on almost nothing; the measured figure is always reported.
+    # model, a small unsure real one) that costs a few percent, and for q8_0 llama.cpp also rounds activations
+    # to 8 bits (SmolLM2-135M: 96% through transformers, 91% in llama.cpp). These floors still catch a broken
+    # export, which agrees on almost nothing; the measured figure is always reported.
     "bf16": Tolerance(0.95, None),
-    "q8_0": Tolerance(0.90, None),
+    "q8_0": Tolerance(0.85, None),
 }
 
 
