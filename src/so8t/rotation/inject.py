@@ -152,8 +152,12 @@ def _common_ancestor(base: nn.Module, paths: list[str]) -> nn.Module:
 
 
 def _start_forward(gates: SO8Gates) -> None:
+    """A new forward of the layer stack: R is built here, before any (checkpointed) layer runs, so activation
+    checkpointing's recomputation sees the same saved tensors as the original forward."""
     for bank in gates.banks.values():
         bank.begin_forward()
+        if torch.is_grad_enabled():
+            bank.rotations()
 
 
 def _rotate_input(bank: SO8GateBank, index: int):

@@ -75,6 +75,8 @@ def validate_row(row: object, where: str) -> None:
 
 def image_summaries(paths: list[str], base_dir: Path) -> list:
     """OCR summaries of the row's images (read into memory only); a missing file is named."""
+    if not paths:
+        return []
     from so8t.ocr import summarize_image
 
     summaries = []

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from torch import nn
 
-from so8t.eval.plots import histogram_plot, training_curves
-from so8t.eval.stability import analyze_training, append_stability_snapshot, stability_snapshot
 from so8t.rotation import gates_of
 
 STABILITY_FILE = "stability.json"
@@ -19,6 +17,8 @@ STABILITY_FILE = "stability.json"
 
 def record_stability(run_dir: Path, step: int, model: nn.Module) -> None:
     """Append per-layer rotation-angle and LoRA-weight histograms at `step`."""
+    from so8t.eval.stability import append_stability_snapshot, stability_snapshot  # lazy: GPU hosts lack the eval stack
+
     angles = {}
     gates = gates_of(model)
     if gates is not None:
@@ -39,6 +39,9 @@ def drop_stability_after(run_dir: Path, step: int) -> None:
 
 def write_plots(run_dir: Path) -> list[Path]:
     """training_curves.png (loss, PET, lambda, grad norm, ...), rotation_angles.png and lora_weights.png."""
+    from so8t.eval.plots import histogram_plot, training_curves
+    from so8t.eval.stability import analyze_training
+
     _, rows, snapshots = analyze_training(run_dir)
     written = [training_curves(rows, [], run_dir / "training_curves.png")]
     for kind in ("rotation_angles", "lora_weights"):
