@@ -232,6 +232,8 @@ def test_decisions_filters(client, audit):
     assert client.get("/v1/decisions", params={"since": "yesterday"}, headers=auth()).status_code == 422
     misspelt = client.get("/v1/decisions", params={"decison": "DENY"}, headers=auth())
     assert misspelt.status_code == 422 and "decison" in str(misspelt.json()["detail"])
+    twice = client.get("/v1/decisions?decision=DENY&decision=ALLOW", headers=auth())
+    assert twice.status_code == 422 and "given more than once: decision" in twice.json()["detail"]
     wrong_method = client.delete("/v1/review", headers=auth())
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, POST"
 

@@ -37,7 +37,14 @@ from so8t.server.state import AskOutcome, ServerState, server_state
 from so8t.server.uploads import check_ask, read_ask_form
 
 bearer = HTTPBearer(auto_error=False, description="The reviewer token that `so8t serve` reads or prints at start.")
-router = APIRouter()
+def single_valued_query(request: Request) -> None:
+    """422 for a query parameter given twice (?decision=DENY&decision=ALLOW): which one was meant is unknowable."""
+    repeated = sorted({key for key in request.query_params if len(request.query_params.getlist(key)) > 1})
+    if repeated:
+        raise HTTPException(422, f"query parameter(s) given more than once: {', '.join(repeated)}")
+
+
+router = APIRouter(dependencies=[Depends(single_valued_query)])
 
 UNAUTHORIZED = {401: {"model": Problem, "description": "No valid reviewer token"}}
 INVALID = {
@@ -266,7 +273,7 @@ def policy_name(state: ServerState) -> str:
     return current.name
 
 
-policy_writes = APIRouter()  # included only for agents that can change their policy while running
+policy_writes = APIRouter(dependencies=[Depends(single_valued_query)])  # included only for agents that can change their policy while running
 
 
 @policy_writes.post(
