@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from so8t.server import create_app
-from tests.server.conftest import BASE_URL, TOKEN, FixedPolicyAgent, csrf_from, login, png_bytes
+from tests.server.conftest import BASE_URL, TOKEN, FixedPolicyAgent, KeywordAgent, csrf_from, login, png_bytes
 
 
 def ask_page(client: TestClient, prompt: str, *images: bytes, csrf: str | None = None):
@@ -198,7 +198,6 @@ def test_error_pages_are_html_and_api_errors_json(client, path, status):
 
 def test_upload_limit_error_page(audit):
     from so8t.server import ServerLimits
-    from tests.server.conftest import KeywordAgent
 
     client = TestClient(create_app(KeywordAgent(audit), reviewer_token=TOKEN, limits=ServerLimits(max_request_bytes=50_000)), base_url=BASE_URL)
     response = ask_page(client, "hi", bytes(60_000))
@@ -218,3 +217,18 @@ def test_every_page_is_script_free_and_sends_security_headers(client):
 def test_user_text_is_escaped(client):
     response = ask_page(client, '<img src=x onerror="alert(1)"> tea')
     assert '<img src=x onerror="alert(1)">' not in response.text and "&lt;img src=x" in response.text
+
+
+class BrokenAgent(KeywordAgent):
+    def ask(self, prompt, images=()):
+        raise RuntimeError("model file vanished")
+
+
+def test_an_agent_crash_gives_a_clear_500(audit):
+    client = TestClient(create_app(BrokenAgent(audit), reviewer_token=TOKEN), base_url=BASE_URL, raise_server_exceptions=False)
+    api = client.post("/v1/ask", files=[("prompt", (None, "tea"))])
+    assert api.status_code == 500
+    assert api.json() == {"detail": "internal error (RuntimeError); the server log has the details"}
+    page = ask_page(client, "tea")
+    assert page.status_code == 500 and "<html" in page.text and "internal error (RuntimeError)" in page.text
+    assert "model file vanished" not in page.text  # internals stay in the server log

@@ -31,8 +31,10 @@ def serve(
     reviewer_token_file: Optional[Path] = typer.Option(
         None, "--reviewer-token-file", help=f"File holding the reviewer token (else ${TOKEN_ENV_VAR}; else a fresh one is printed)."
     ),
-    model: Optional[str] = typer.Option(None, help="Model name or folder (default: the embedded SmolLM2-135M)."),
+    model: Optional[str] = typer.Option(None, help="Registered name, HF folder or .gguf (default: the embedded model)."),
+    run: Optional[Path] = typer.Option(None, help="Training run folder with adapter, gates and safety head."),
     policy: Optional[Path] = typer.Option(None, help="Policy JSON file (default: the packaged policy)."),
+    max_new_tokens: int = typer.Option(64, min=1, help="Longest answer, in tokens."),
     allowed_host: list[str] = typer.Option(
         [], "--allowed-host", help="Another Host header name to serve (e.g. this machine's LAN name); repeatable."
     ),
@@ -67,6 +69,6 @@ def serve(
         if host not in ("0.0.0.0", "::"):
             hosts.append(host)
     typer.echo("Loading the agent (model, judge, OCR)...", err=True)
-    agent = SafetyAgent(model=model, audit=audit, policy_path=policy)
+    agent = SafetyAgent(model=model, run=run, audit=audit, policy_path=policy, max_new_tokens=max_new_tokens)
     app = create_app(agent, audit, token, limits=limits, allowed_hosts=hosts)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

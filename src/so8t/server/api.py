@@ -6,13 +6,14 @@ import base64
 import binascii
 import time
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 import so8t
+from so8t.audit import Policy, Review
 from so8t.server.schemas import (
     AskResponse,
     ChatAnswer,
@@ -32,11 +33,12 @@ from so8t.server.schemas import (
     ReviewRequest,
     VerifyResponse,
 )
-from so8t.audit import Policy, Review
-from so8t.server.state import AskOutcome, ServerState, server_state
+from so8t.server.state import AskOutcome, PolicyChangingAgent, ServerState, server_state
 from so8t.server.uploads import check_ask, read_ask_form
 
 bearer = HTTPBearer(auto_error=False, description="The reviewer token that `so8t serve` reads or prints at start.")
+
+
 def single_valued_query(request: Request) -> None:
     """422 for a query parameter given twice (?decision=DENY&decision=ALLOW): which one was meant is unknowable."""
     repeated = sorted({key for key in request.query_params if len(request.query_params.getlist(key)) > 1})
@@ -104,7 +106,8 @@ def healthz() -> dict[str, str]:
 async def ask(request: Request) -> dict[str, Any]:
     """Judge a prompt (and images): ALLOW answers locally, ESCALATE holds it for review, DENY refuses.
 
-    Every call leaves a decision in the audit trail, whatever the outcome.
+    Every request that reaches the agent leaves a decision in the audit trail, failures included; requests
+    refused here first (too large, no prompt, not multipart) reach neither the agent nor the trail.
     """
     state = server_state(request)
     form = await read_ask_form(request, state.limits)
@@ -293,7 +296,7 @@ def apply_policy_version(state: ServerState, request: Request, content: dict[str
     """Apply through the agent (which validates and records it) and log who did it; shared with the Policy page."""
     before = state.current_policy()
     try:
-        applied: Policy = state.agent.apply_policy(content)  # type: ignore[attr-defined]  # see can_change_policy
+        applied = cast(PolicyChangingAgent, state.agent).apply_policy(content)  # offered only if can_change_policy
     except ValueError as exc:
         raise HTTPException(422, f"policy refused: {exc}") from exc
     changed = before is None or before.seq != applied.seq

@@ -65,11 +65,12 @@ def create_app(
 
     `agent` defaults to so8t.agent.SafetyAgent on `audit` (default: the user's audit store); give both only if the
     agent writes to that same store. Without `reviewer_token` the review, audit and policy actions are closed
-    (401 for everyone). Policy changes are offered only when the agent has `apply_policy` (see state.py). `allowed_hosts` are the Host header values served (others get 400): loopback names
-    by default, which stops DNS-rebinding pages from talking to a local server.
+    (401 for everyone). Policy changes are offered only when the agent has `apply_policy` (see state.py).
+    `allowed_hosts` are the Host header values served (others get 400): loopback names by default, which stops
+    DNS-rebinding pages from talking to a local server.
     """
     if agent is None:
-        from so8t.agent import SafetyAgent  # the model loads lazily, at the first ask
+        from so8t.agent import SafetyAgent  # imported here: it pulls in torch and loads the model
 
         agent = SafetyAgent(audit=audit if audit is not None else AuditStore())
     if audit is None:
