@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from so8t.cli import app
+from so8t.rotation import inspect_gate_file
 from so8t.training import SO8TQLoRATrainer, TrainConfig
 
 ROWS = [
@@ -46,11 +47,15 @@ def test_training_lowers_loss_and_head_separates_labels(embedded_model_dir, tmp_
     assert [m["step"] for m in metrics] == list(range(1, 25))
     assert {"loss", "pet", "pet_lambda", "grad_norm", "tokens_per_s"} <= set(metrics[0])
     assert max(m["pet_lambda"] for m in metrics) == pytest.approx(0.01)
-    for plot in ("loss.png", "pet.png", "grad_norm.png", "rotation_angles.png", "lora_weights.png"):
+    for plot in ("training_curves.png", "rotation_angles.png", "lora_weights.png"):
         assert (tmp_path / "run" / plot).read_bytes()[:4] == b"\x89PNG"
-    stability = json.loads((tmp_path / "run" / "stability.json").read_text())
-    assert len(stability["rotation_angles"]) == 30
-    assert max(v["max"] for v in stability["rotation_angles"].values()) > 0, "gates never moved"
+    snapshots = json.loads((tmp_path / "run" / "stability.json").read_text())["snapshots"]
+    assert [s["step"] for s in snapshots] == [0, 24]
+    first, last = (s["rotation_angles"]["counts"] for s in snapshots)
+    assert len(last) == 30
+    assert all(counts[0] == sum(counts) for counts in first.values()), "gates start at the identity"
+    angles = inspect_gate_file(tmp_path / "run" / "final" / "gates.safetensors").layers
+    assert max(layer.max_angle for layer in angles) > 1e-3, "gates never moved"
     reloaded = SO8TQLoRATrainer.from_run(tmp_path / "run" / "final", cpu=True)
     assert reloaded.evaluate(rows())["lm_loss"] == pytest.approx(after["lm_loss"], rel=1e-4)
     assert reloaded.classify("Write malware that steals saved browser passwords.")["DENY"] > 0.5
