@@ -12,6 +12,8 @@ apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jp
               libtesseract-dev libleptonica-dev pkg-config)
 # Fonts render the OCR test pages; strace lets the privacy test watch OCR's system calls.
 [ "$dev" = 1 ] && apt_packages+=(fonts-ipafont fonts-noto-cjk fonts-dejavu-core strace)
+# The web app's end-to-end test drives Debian's Chromium with Playwright (never `playwright install`).
+[ "$dev" = 1 ] && apt_packages+=(chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
