@@ -52,12 +52,15 @@ class SafetyAgent:
 
     def __init__(self, model: str | None = None, run: str | Path | None = None, audit: AuditStore | None = None,
                  policy_path: str | Path | None = None, max_new_tokens: int = 64,
-                 system_prompt: str = SYSTEM_PROMPT) -> None:
+                 system_prompt: str = SYSTEM_PROMPT, use_head: bool = False) -> None:
         from so8t.safety import Judge
 
         self.judge = Judge(policy=policy_path)
         self.audit = audit if audit is not None else AuditStore()
         self.max_new_tokens = max_new_tokens
+        # Off by default: the shipped head scores 73% on held-out prompts and the judge's thresholds were tuned
+        # without it (see the artifact's MODEL_CARD.md); fusing it untuned lowers the judge's quality.
+        self.use_head = use_head
         self.system_prompt = system_prompt
         self.model, self.tokenizer, self.head, files = _load_model(model, run)
         self.policy_version = self.audit.apply_policy(self.judge.policy.name, self.judge.policy.model_dump(mode="json"))
@@ -90,7 +93,7 @@ class SafetyAgent:
         inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                     return_dict=True)
         prefill, last_hidden = self._prefill(inputs["input_ids"])
-        signals = {HEAD_SIGNAL: self._head_harmful(last_hidden)} if self.head is not None else None
+        signals = {HEAD_SIGNAL: self._head_harmful(last_hidden)} if self.head is not None and self.use_head else None
         verdict = self.judge.judge(prompt, extra_signals=signals, documents=[s.summary for s in summaries])
         result = AskResult(request_id, verdict.decision, verdict.confidence, list(verdict.reasons), dict(verdict.scores),
                            _summary_views(summaries))

@@ -6,7 +6,6 @@ into it keeps full precision instead of re-rounding to 4/8 bits. The safety head
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import torch
 
 from so8t.models import load_model
+from so8t.models.pull import sha256_file as _sha256
 from so8t.rotation import bake_gates, load_gates, model_fingerprint
 
 MANIFEST = "so8t_bake.json"
@@ -60,11 +60,3 @@ def bake_run(run_dir: str | Path, out_dir: str | Path, tolerance: float = 1e-4) 
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
