@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from so8t.safety import Judge, load_policy  # noqa: E402
 from so8t.safety.dataset import iter_rows  # noqa: E402
-from so8t.safety.evaluation import judge_rows, load_signals, tune_thresholds  # noqa: E402
+from so8t.safety.evaluation import judge_rows, load_signals, suggest_thresholds  # noqa: E402
 
 
 def main() -> None:
@@ -34,14 +34,7 @@ def main() -> None:
     judge = Judge()
     rows = list(iter_rows(split="val"))
     verdicts = judge_rows(judge, rows, load_signals(args.signals))
-    allow_ids = {p.id for p in judge.policy.patterns.allow}
-    deny_ids = {p.id for p in judge.policy.patterns.deny}
-    # A row held by an allow pattern (and no deny pattern) can never be DENY, whatever its score.
-    deny_scores = [0.0 if allow_ids & set(v.patterns) and not deny_ids & set(v.patterns) else v.scores["final"]
-                   for v in verdicts]
-    tuned = tune_thresholds(rows, [v.scores["final"] for v in verdicts], deny_scores,
-                            target_recall=args.target_recall, max_lookalike_deny=args.max_lookalike_deny)
-    thresholds = {lang: {"escalate": e, "deny": d} for lang, (e, d) in tuned.items()}
+    thresholds = suggest_thresholds(judge, rows, verdicts, args.target_recall, args.max_lookalike_deny)
     print(json.dumps({"language_thresholds": thresholds}))
     if args.write:
         policy = load_policy().model_dump(mode="json")

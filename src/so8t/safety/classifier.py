@@ -58,22 +58,27 @@ class HarmClassifier:
         return cls(weights, meta)
 
 
+def balanced_weights(labels: np.ndarray, sample_weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-row loss weights with each class carrying half the total, so P(harmful) is not skewed by whichever class
+    the sources happen to supply more of (source weights still act within a class)."""
+    y = np.asarray(labels, dtype=np.float64)
+    w = np.ones_like(y) if sample_weights is None else np.asarray(sample_weights, dtype=np.float64).copy()
+    for cls_value in (0.0, 1.0):
+        mask = y == cls_value
+        w[mask] *= 0.5 * len(y) / w[mask].sum()
+    return w
+
+
 def train_classifier(embeddings: np.ndarray, labels: np.ndarray, sample_weights: np.ndarray | None = None,
                      config: TrainConfig = TrainConfig(), meta: dict | None = None) -> HarmClassifier:
-    """Full-batch Adam on weighted binary cross-entropy; deterministic for a given input and config.
-
-    Harmful and benign rows are balanced (each class carries half the total weight) so the probability is not
-    skewed by whichever class the sources happen to supply more of.
-    """
+    """Full-batch Adam on class-balanced (`balanced_weights`) binary cross-entropy; deterministic for a given
+    input and config."""
     if embeddings.ndim != 2 or len(embeddings) != len(labels):
         raise ValueError(f"embeddings {embeddings.shape} and labels {labels.shape} do not line up")
     y = np.asarray(labels, dtype=np.float64)
     if set(np.unique(y)) - {0.0, 1.0} or len(np.unique(y)) < 2:
         raise ValueError("labels must be 0/1 with both classes present")
-    w = np.ones_like(y) if sample_weights is None else np.asarray(sample_weights, dtype=np.float64)
-    for cls_value in (0.0, 1.0):
-        mask = y == cls_value
-        w[mask] *= 0.5 * len(y) / w[mask].sum()
+    w = balanced_weights(y, sample_weights)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: the same reduction order, hence the same weights, on every run

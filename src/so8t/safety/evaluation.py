@@ -118,3 +118,19 @@ def tune_thresholds(rows: Sequence[SafetyRow], scores: Sequence[float], deny_sco
         deny = float(lookalike[len(lookalike) - 1 - allowed]) + 1e-4
         result[lang] = (round(max(escalate, 0.0), 4), round(min(max(deny, escalate), 1.0), 4))
     return result
+
+
+def suggest_thresholds(judge, rows: Sequence[SafetyRow], verdicts: Sequence, target_recall: float = 0.98,
+                       max_lookalike_deny: float = 0.05) -> dict[str, dict[str, float]]:
+    """`tune_thresholds` over a judge's verdicts on validation rows, as the policy's `language_thresholds`.
+
+    A row held by an allow pattern (and no deny pattern) can never be DENY, whatever its score, so the DENY cut
+    sees it as 0.
+    """
+    allow_ids = {p.id for p in judge.policy.patterns.allow}
+    deny_ids = {p.id for p in judge.policy.patterns.deny}
+    deny_scores = [0.0 if allow_ids & set(v.patterns) and not deny_ids & set(v.patterns) else v.scores["final"]
+                   for v in verdicts]
+    tuned = tune_thresholds(rows, [v.scores["final"] for v in verdicts], deny_scores,
+                            target_recall=target_recall, max_lookalike_deny=max_lookalike_deny)
+    return {lang: {"escalate": e, "deny": d} for lang, (e, d) in tuned.items()}

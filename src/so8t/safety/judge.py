@@ -1,12 +1,14 @@
 """The safety judge: policy patterns + encoder classifier + optional extra signals -> ALLOW / ESCALATE / DENY.
 
 Decision rule (also in the README):
-1. Signals on the user prompt: `encoder_harmful` (the shipped classifier over a wheel-carried sentence encoder)
-   and any `extra_signals` the caller passes (e.g. `so8t_head_harmful` from the SO8T head). Each is a
-   probability; they are pooled by the policy's weighted mean of log-odds -> `fused`.
-2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own encoder score, and the
-   highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful). Nothing a document (or
-   the prompt) says is ever read as an instruction: the policy and thresholds are fixed when the judge is built.
+1. Signals on the user prompt: `encoder_harmful` (the shipped classifier over a wheel-carried sentence encoder),
+   `e5_harmful` (the shipped fine-tuned e5-small classifier, when the policy's fusion gives it a weight) and any
+   `extra_signals` the caller passes (e.g. `so8t_head_harmful` from the SO8T head). Each is a probability; they
+   are pooled by the policy's weighted mean of log-odds -> `fused`.
+2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own built-in signals, pooled
+   the same way, and the highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful).
+   Nothing a document (or the prompt) says is ever read as an instruction: the policy and thresholds are fixed
+   when the judge is built.
 3. A deny pattern from the policy (on prompt or documents) sets `final` to 1.0 and names the category.
 4. `final` >= deny threshold -> DENY; >= escalate threshold -> ESCALATE; else ALLOW (thresholds per language where
    the policy sets them; a prompt with any kana/kanji counts as Japanese).
@@ -30,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from so8t.safety.classifier import HarmClassifier
+from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier
 from so8t.safety.encoder import SentenceEncoder, load_encoder
-from so8t.safety.policy import ENCODER_SIGNAL, Decision, Pattern, Policy, load_policy
+from so8t.safety.policy import BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, Decision, Pattern, Policy, load_policy
 from so8t.safety.training import ARTIFACT_PATH
 
 _EPS = 1e-4
@@ -73,10 +76,10 @@ def _logit(p: float) -> float:
 
 
 class Judge:
-    """Builds once (policy, encoder, classifier), then judges prompts one at a time or in batches."""
+    """Builds once (policy, encoder, classifiers), then judges prompts one at a time or in batches."""
 
     def __init__(self, policy: Policy | str | Path | None = None, classifier: HarmClassifier | str | Path | None = None,
-                 encoder: SentenceEncoder | None = None):
+                 encoder: SentenceEncoder | None = None, e5_classifier: E5HarmClassifier | str | Path | None = None):
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         self.classifier = classifier if isinstance(classifier, HarmClassifier) else HarmClassifier.load(
             Path(classifier) if classifier else ARTIFACT_PATH)
@@ -84,6 +87,11 @@ class Judge:
         if self.encoder.name != self.classifier.meta["encoder"]:
             raise ValueError(f"classifier was trained on encoder {self.classifier.meta['encoder']!r}, "
                              f"not {self.encoder.name!r}")
+        # The e5 classifier costs ~15 ms per prompt: loaded only when the policy actually fuses its signal.
+        self.e5_classifier: E5HarmClassifier | None = None
+        if self.policy.fusion.weights.get(E5_SIGNAL, 0.0) > 0.0:
+            self.e5_classifier = e5_classifier if isinstance(e5_classifier, E5HarmClassifier) else \
+                E5HarmClassifier.load(Path(e5_classifier) if e5_classifier else E5_ARTIFACT_PATH)
 
     def judge(self, text: str, extra_signals: Mapping[str, float] | None = None,
               documents: Sequence[str] = ()) -> Verdict:
@@ -105,19 +113,28 @@ class Judge:
             self._check_signals(signals or {})
         flat_docs = [d for doc_list in docs for d in doc_list if d.strip()]
         embeddings = self.encoder.encode(texts + flat_docs)
-        probabilities = self.classifier.predict_proba(embeddings)
-        doc_scores = iter(probabilities[len(texts):])
+        builtin = [{ENCODER_SIGNAL: float(p)} for p in self.classifier.predict_proba(embeddings)]
+        if self.e5_classifier is not None:
+            for signals, p in zip(builtin, self.e5_classifier.predict_proba(texts + flat_docs)):
+                signals[E5_SIGNAL] = float(p)
+        doc_scores = iter(self._fuse(signals) for signals in builtin[len(texts):])
         verdicts = []
         for index, (text, signals, doc_list) in enumerate(zip(texts, extras, docs)):
             kept = [d for d in doc_list if d.strip()]
-            verdicts.append(self._decide(text, embeddings[index], float(probabilities[index]), dict(signals or {}),
-                                         kept, [float(next(doc_scores)) for _ in kept]))
+            verdicts.append(self._decide(text, embeddings[index], {**builtin[index], **(signals or {})},
+                                         kept, [next(doc_scores) for _ in kept]))
         return verdicts
+
+    def _fuse(self, signals: Mapping[str, float]) -> float:
+        """The policy's weighted mean of log-odds over the signals present, back to a probability."""
+        weights = {name: self.policy.fusion.weights[name] for name in signals}
+        total = sum(weights.values()) or 1.0
+        return 1.0 / (1.0 + math.exp(-sum(weights[n] * _logit(p) for n, p in signals.items()) / total))
 
     def _check_signals(self, signals: Mapping[str, float]) -> None:
         for name, value in signals.items():
-            if name == ENCODER_SIGNAL or name not in self.policy.fusion.weights:
-                known = sorted(set(self.policy.fusion.weights) - {ENCODER_SIGNAL})
+            if name in BUILTIN_SIGNALS or name not in self.policy.fusion.weights:
+                known = sorted(set(self.policy.fusion.weights) - set(BUILTIN_SIGNALS))
                 raise ValueError(f"unknown extra signal {name!r}; the policy fuses {known}")
             if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"extra signal {name!r} must be a probability in [0, 1], got {value!r}")
@@ -136,15 +153,12 @@ class Judge:
         centroids = self.classifier.weights["category_centroids"]
         return self.classifier.meta["categories"][int(np.argmax(centroids @ embedding))]
 
-    def _decide(self, text: str, embedding: np.ndarray, prompt_p: float, signals: dict[str, float], documents: list[str],
+    def _decide(self, text: str, embedding: np.ndarray, pooled: dict[str, float], documents: list[str],
                 doc_scores: list[float]) -> Verdict:
         policy = self.policy
         thresholds = policy.thresholds_for(detect_lang(text))
-        scores = {ENCODER_SIGNAL: round(prompt_p, 4), **{k: round(v, 4) for k, v in signals.items()}}
-        pooled = {ENCODER_SIGNAL: prompt_p, **signals}
-        weights = {name: policy.fusion.weights[name] for name in pooled}
-        total = sum(weights.values()) or 1.0
-        fused = 1.0 / (1.0 + math.exp(-sum(weights[n] * _logit(p) for n, p in pooled.items()) / total))
+        scores = {k: round(v, 4) for k, v in pooled.items()}
+        fused = self._fuse(pooled)
         scores["fused"] = round(fused, 4)
         reasons = [f"signals {', '.join(f'{n}={p:.2f}' for n, p in pooled.items())} fuse to {fused:.2f}"]
         final = fused

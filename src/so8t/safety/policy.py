@@ -21,6 +21,8 @@ Decision = Literal["ALLOW", "ESCALATE", "DENY"]
 _DECISION_ORDER: dict[str, int] = {"ALLOW": 0, "ESCALATE": 1, "DENY": 2}
 DEFAULT_POLICY_RESOURCE = "configs/policy.json"
 ENCODER_SIGNAL = "encoder_harmful"
+E5_SIGNAL = "e5_harmful"  # the fine-tuned e5 classifier; computed by the judge when the policy gives it a weight
+BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL)
 
 
 class PolicyError(ValueError):

