@@ -33,11 +33,11 @@ def test_shipped_classifier_separates_look_alike_twins(shipped):
     assert scores[len(benign):].min() > scores[:len(benign)].max(), scores
 
 
-def test_batched_and_single_scores_agree(shipped):
+def test_a_score_does_not_depend_on_the_texts_beside_it(shipped):
     texts = ["short", "a somewhat longer prompt about baking sourdough bread at home this weekend"]
-    batched = shipped.predict_proba(texts)
-    single = np.array([shipped.predict_proba([t])[0] for t in texts])
-    assert np.allclose(batched, single, atol=1e-3)
+    together = shipped.predict_proba(texts)
+    alone = np.array([shipped.predict_proba([t])[0] for t in texts])
+    assert np.array_equal(together, alone)
 
 
 def test_training_on_a_fixed_subset_is_deterministic_and_round_trips(shipped, tmp_path):

@@ -109,10 +109,13 @@ def test_extra_signals_are_fused_by_the_documented_rule(judge):
     lifted = judge.judge(text, extra_signals={"so8t_head_harmful": 0.999})
     assert lifted.scores["so8t_head_harmful"] == 0.999
     assert lifted.scores["fused"] > base.scores["fused"]
-    # equal weights: the fused log-odds are the mean of the two signals' log-odds
-    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
-    expected = 1 / (1 + math.exp(-(logit(0.999) + logit(max(base.scores["encoder_harmful"], 1e-4))) / 2))
-    assert lifted.scores["fused"] == pytest.approx(expected, abs=2e-3)
+    # the fused log-odds are the policy-weighted mean of every present signal's log-odds
+    logit = lambda p: math.log(min(max(p, 1e-4), 1 - 1e-4) / (1 - min(max(p, 1e-4), 1 - 1e-4)))  # noqa: E731
+    weights = judge.policy.fusion.weights
+    signals = {name: base.scores[name] for name in ("encoder_harmful", "e5_harmful") if name in base.scores}
+    signals["so8t_head_harmful"] = 0.999
+    mean = sum(weights[n] * logit(p) for n, p in signals.items()) / sum(weights[n] for n in signals)
+    assert lifted.scores["fused"] == pytest.approx(1 / (1 + math.exp(-mean)), abs=2e-3)
 
 
 def test_bad_extra_signals_and_empty_prompts_are_rejected(judge):
