@@ -53,3 +53,40 @@ def test_angles_of_a_single_plane_rotation():
 def test_wrong_generator_count_is_a_clear_error():
     with pytest.raises(ValueError, match="28 generators"):
         so8.skew(torch.zeros(27))
+
+
+@pytest.mark.parametrize("std", [0.0, 0.01, 0.3, 3.0, 40.0])
+def test_expm_matches_torch_matrix_exp_with_and_without_squaring(std):
+    a = so8.skew(random_generators(64, std=std, seed=7).double())
+    reference = torch.linalg.matrix_exp(a)
+    assert (so8.expm(a) - reference).abs().max() <= 1e-12 * max(1.0, std)
+    assert (so8.expm(a.float()).double() - reference).abs().max() <= 2e-5 * max(1.0, std)
+
+
+def test_expm_gradient_matches_torch_matrix_exp():
+    a = so8.skew(random_generators(6, std=2.0, seed=3).double()).requires_grad_()
+    weights = torch.randn(6, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    (so8.expm(a) * weights).sum().backward()
+    ours, a.grad = a.grad.clone(), None
+    (torch.linalg.matrix_exp(a) * weights).sum().backward()
+    assert (ours - a.grad).abs().max() <= 1e-11
+
+
+def test_rotations_keep_float32_precision_inside_bf16_autocast():
+    generators = random_generators(10, std=0.2, seed=5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        r = so8.rotations(generators)
+    assert r.dtype == torch.float32
+    assert (r - torch.linalg.matrix_exp(so8.skew(generators.double())).float()).abs().max() < 1e-5
+
+
+def test_expm_rejects_half_precision_by_name():
+    with pytest.raises(ValueError, match="float32 or float64"):
+        so8.expm(torch.zeros(2, 8, 8, dtype=torch.bfloat16))
+
+
+def test_fold_equals_rotating_the_input():
+    r = so8.rotations(random_generators(4, std=0.4, seed=2))
+    weight = torch.randn(7, 32)
+    x = torch.randn(5, 32)
+    assert torch.allclose(x @ so8.fold(weight, r).T, so8.rotate(x, r) @ weight.T, atol=1e-5)

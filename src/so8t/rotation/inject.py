@@ -1,8 +1,10 @@
 """Find every attention output projection in an HF decoder and gate its input with an SO(8) rotation.
 
 The gate sits after SDPA and before o_proj, implemented as a forward pre-hook on whatever module sits at
-the projection's attribute (a plain Linear, a PEFT LoRA layer or a bitsandbytes layer), so it rotates the
-input of the whole projection, LoRA path included. Apply PEFT first, then inject.
+the projection's attribute (a PEFT LoRA layer or a bitsandbytes layer), so it rotates the input of the whole
+projection, LoRA path included. Apply PEFT first, then inject. A plain nn.Linear projection instead gets a
+forward that, when no gradient reaches the gate or the weight (generation), multiplies by the cached folded
+weight W · blockdiag(R): gated inference then costs what the base model costs.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from so8t.rotation import so8
@@ -102,7 +105,10 @@ def inject_gates(model: nn.Module, layers: list[int] | None = None, include_visi
     setattr(base, GATES_ATTR, gates)
     for t in targets:
         bank, index = gates.locate(t.path)
-        gates.hook_handles.append(t.projection.register_forward_pre_hook(_rotate_input(bank, index)))
+        if _is_plain_linear(t.projection):
+            gates.hook_handles.append(_FoldingForward(t.projection, bank, index))
+        else:
+            gates.hook_handles.append(t.projection.register_forward_pre_hook(_rotate_input(bank, index)))
     stack_root = _common_ancestor(base, [t.path for t in targets])
     gates.hook_handles.append(stack_root.register_forward_pre_hook(lambda _module, _args: _start_forward(gates)))
     return gates
@@ -151,10 +157,41 @@ def _start_forward(gates: SO8Gates) -> None:
         bank.begin_forward()
 
 
+def _rotated(bank: SO8GateBank, index: int, x: torch.Tensor) -> torch.Tensor:
+    precision = torch.float64 if x.dtype == torch.float64 else torch.float32
+    return so8.rotate(x, bank.rotations(precision, x.dtype)[index])
+
+
 def _rotate_input(bank: SO8GateBank, index: int):
     def hook(_module: nn.Module, args: tuple):
-        x = args[0]
-        precision = torch.float64 if x.dtype == torch.float64 else torch.float32
-        return (so8.rotate(x, bank.rotations(precision)[index]), *args[1:])
+        return (_rotated(bank, index, args[0]), *args[1:])
 
     return hook
+
+
+def _is_plain_linear(module: nn.Module) -> bool:
+    """An exact nn.Linear (not a quantized or adapter subclass) whose forward nobody else has replaced."""
+    return (type(module) is nn.Linear and module.weight.is_floating_point() and "forward" not in vars(module)
+            and not hasattr(module, "_hf_hook"))
+
+
+class _FoldingForward:
+    """The forward of a gated plain nn.Linear, installed on the instance; `remove()` restores the class's.
+
+    While a gradient must reach the generators or the weight it rotates the input as the pre-hook does;
+    otherwise it multiplies by the bank's cached folded weight, so the rotation costs nothing per token.
+    """
+
+    def __init__(self, linear: nn.Linear, bank: SO8GateBank, index: int) -> None:
+        self.linear, self.bank, self.index = linear, bank, index
+        linear.forward = self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.linear.weight
+        if torch.is_grad_enabled() and (self.bank.generators.requires_grad or weight.requires_grad):
+            return F.linear(_rotated(self.bank, self.index, x), weight, self.linear.bias)
+        return F.linear(x, self.bank.folded_weight(self.index, weight), self.linear.bias)
+
+    def remove(self) -> None:
+        if vars(self.linear).get("forward") is self:
+            del self.linear.forward

@@ -6,31 +6,82 @@ can move the generators freely and never leave SO(8); A = 0 gives exactly the id
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 BLOCK = 8
 GENERATORS_PER_BLOCK = BLOCK * (BLOCK - 1) // 2  # 28
-_ROWS, _COLS = torch.triu_indices(BLOCK, BLOCK, offset=1)
+
+# Taylor degree per precision once every matrix is scaled to 1-norm <= 1: the first dropped term, 1/13! or
+# 1/19!, is below float32's or float64's rounding unit.
+TAYLOR_DEGREE = {torch.float32: 12, torch.float64: 18}
+# Per-matrix squarings are masked up to this count, so expm is exact to round-off for 1-norms up to
+# 2**12 = 4096 (rotation angles in the thousands of radians; trained gates stay within a few).
+MAX_SQUARINGS = 12
+
+
+@functools.lru_cache(maxsize=None)
+def _upper_indices(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Strict upper-triangle positions, built once per device: indexing with CPU tensors would copy them to
+    the GPU on every call, and a blocking host-to-device copy synchronizes the stream."""
+    rows, cols = torch.triu_indices(BLOCK, BLOCK, offset=1, device=device)
+    return rows, cols
 
 
 def skew(generators: torch.Tensor) -> torch.Tensor:
     """[..., 28] free parameters -> [..., 8, 8] skew-symmetric matrices."""
     if generators.shape[-1] != GENERATORS_PER_BLOCK:
         raise ValueError(f"expected {GENERATORS_PER_BLOCK} generators per block, got {generators.shape[-1]}")
+    rows, cols = _upper_indices(generators.device)
     upper = generators.new_zeros(*generators.shape[:-1], BLOCK, BLOCK)
-    upper[..., _ROWS, _COLS] = generators
+    upper[..., rows, cols] = generators
     return upper - upper.transpose(-1, -2)
+
+
+def expm(matrices: torch.Tensor) -> torch.Tensor:
+    """exp of a batch of square float32/float64 matrices, with no host synchronization and fixed launches.
+
+    Scaling and squaring: each matrix is divided by its own power of two until its 1-norm is <= 1, a Taylor
+    polynomial runs as one batched Horner loop, and each matrix is squared back only as often as it was
+    scaled (a mask, not a data-dependent branch). torch.linalg.matrix_exp instead reads the norms back to
+    the host on every call and, in backward, squares matrices one by one in a host loop, which stalls a GPU.
+    Autocast is off inside so a bf16 autocast region cannot round the rotations.
+    """
+    degree = TAYLOR_DEGREE.get(matrices.dtype)
+    if degree is None:
+        raise ValueError(f"expm needs float32 or float64 matrices, got {matrices.dtype}")
+    size = matrices.shape[-1]
+    with torch.autocast(matrices.device.type, enabled=False):
+        flat = matrices.reshape(-1, size, size)
+        norms = flat.abs().sum(-2).amax(-1)
+        squarings = torch.ceil(torch.log2(norms)).clamp(0, MAX_SQUARINGS)  # a zero matrix gives -inf -> 0
+        scaled = flat * torch.exp2(-squarings)[:, None, None]
+        eye = torch.eye(size, dtype=flat.dtype, device=flat.device).expand_as(flat)
+        result = eye
+        for k in range(degree, 0, -1):  # I + A/1 (I + A/2 (... (I + A/degree)))
+            result = torch.baddbmm(eye, scaled, result, alpha=1.0 / k)
+        pending = squarings[:, None, None]
+        for k in range(MAX_SQUARINGS):
+            result = torch.where(pending > k, torch.bmm(result, result), result)
+    return result.reshape(matrices.shape)
 
 
 def rotations(generators: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """One batched matrix exponential for every block at once, computed in `dtype` (float32, float64 to bake)."""
-    return torch.linalg.matrix_exp(skew(generators.to(dtype)))
+    return expm(skew(generators.to(dtype)))
 
 
 def rotate(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     """Apply block-diagonal R to the last dim of x: y_b = R_b x_b for every 8-dim block b, in one contraction."""
     blocks = x.unflatten(-1, (rotation.shape[-3], BLOCK))
     return torch.einsum("...bj,bij->...bi", blocks, rotation.to(x.dtype)).flatten(-2)
+
+
+def fold(weight: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """W · blockdiag(R), in R's dtype: a projection that applies the rotation to its input by itself."""
+    blocks = weight.to(rotation.dtype).unflatten(1, (rotation.shape[0], BLOCK))
+    return torch.einsum("obi,bij->obj", blocks, rotation).flatten(1)
 
 
 def generator_angles(generators: torch.Tensor) -> torch.Tensor:
