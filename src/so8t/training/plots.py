@@ -1,6 +1,8 @@
 """Learning-stability records of a run: distribution snapshots during training, PNG views at the end.
 
-The formats and plots are so8t.eval's, so a run's own pictures and `so8t eval training` agree.
+The formats and plots are so8t.eval's, so a run's own pictures and `so8t eval training` agree. so8t.eval is
+imported where it is used: importing the trainer must not pull in the evaluation stack (matplotlib, sacrebleu,
+rouge, pycocoevalcap), which a training-only machine such as a lent GPU box does not have.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from pathlib import Path
 
 from torch import nn
 
-from so8t.eval.plots import histogram_plot, training_curves
-from so8t.eval.stability import analyze_training, append_stability_snapshot, stability_snapshot
 from so8t.rotation import gates_of
 
 STABILITY_FILE = "stability.json"
@@ -19,6 +19,8 @@ STABILITY_FILE = "stability.json"
 
 def record_stability(run_dir: Path, step: int, model: nn.Module) -> None:
     """Append per-layer rotation-angle and LoRA-weight histograms at `step`."""
+    from so8t.eval.stability import append_stability_snapshot, stability_snapshot
+
     angles = {}
     gates = gates_of(model)
     if gates is not None:
@@ -39,6 +41,9 @@ def drop_stability_after(run_dir: Path, step: int) -> None:
 
 def write_plots(run_dir: Path) -> list[Path]:
     """training_curves.png (loss, PET, lambda, grad norm, ...), rotation_angles.png and lora_weights.png."""
+    from so8t.eval.plots import histogram_plot, training_curves
+    from so8t.eval.stability import analyze_training
+
     _, rows, snapshots = analyze_training(run_dir)
     written = [training_curves(rows, [], run_dir / "training_curves.png")]
     for kind in ("rotation_angles", "lora_weights"):
