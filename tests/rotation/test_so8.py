@@ -72,6 +72,16 @@ def test_expm_gradient_matches_torch_matrix_exp():
     assert (ours - a.grad).abs().max() <= 1e-11
 
 
+def test_expm_gradient_at_zero_generators_is_finite_and_exact():
+    # Gates start at exactly zero; a gradient that flowed through the norm-based scaling would be 0 * inf.
+    generators = torch.zeros(3, 28, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    (so8.expm(so8.skew(generators)) * weights).sum().backward()
+    ours, generators.grad = generators.grad.clone(), None
+    (torch.linalg.matrix_exp(so8.skew(generators)) * weights).sum().backward()
+    assert torch.isfinite(ours).all() and (ours - generators.grad).abs().max() <= 1e-12
+
+
 def test_rotations_keep_float32_precision_inside_bf16_autocast():
     generators = random_generators(10, std=0.2, seed=5)
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -26,6 +26,7 @@ class SO8GateBank(nn.Module):
         self._forward_id = 0
         self._precision = torch.float32
         self._rotations: dict[tuple[torch.dtype, torch.dtype], tuple[tuple, torch.Tensor]] = {}
+        self._layer_views: dict[tuple[torch.dtype, torch.dtype], tuple[torch.Tensor, tuple[torch.Tensor, ...]]] = {}
         self._folded: dict[int, tuple[tuple, torch.Tensor]] = {}
 
     def begin_forward(self) -> None:
@@ -58,6 +59,16 @@ class SO8GateBank(nn.Module):
         self._rotations[(dtype, out_dtype)] = (stamp, result)
         return result
 
+    def layer_rotation(self, index: int, dtype: torch.dtype, out_dtype: torch.dtype) -> torch.Tensor:
+        """R of one gated layer, [blocks, 8, 8]: a view from one unbind per forward, so backward gathers every
+        layer's gradient in one stack instead of one zero-filled [layers, ...] tensor per layer."""
+        rotations = self.rotations(dtype, out_dtype)
+        cached = self._layer_views.get((dtype, out_dtype))
+        if cached is None or cached[0] is not rotations:
+            cached = (rotations, rotations.unbind(0))
+            self._layer_views[(dtype, out_dtype)] = cached
+        return cached[1][index]
+
     def folded_weight(self, index: int, weight: torch.Tensor) -> torch.Tensor:
         """weight · blockdiag(R) of layer `index`, in weight's dtype; cached until the generators or weight change.
 
@@ -89,7 +100,7 @@ class SO8GateBank(nn.Module):
             target = fn(torch.empty(0, dtype=t.dtype, device=t.device))
             return t.to(device=target.device)
 
-        self._rotations, self._folded = {}, {}
+        self._rotations, self._layer_views, self._folded = {}, {}, {}
         return super()._apply(move_only, recurse)
 
     def extra_repr(self) -> str:

@@ -159,7 +159,7 @@ def _start_forward(gates: SO8Gates) -> None:
 
 def _rotated(bank: SO8GateBank, index: int, x: torch.Tensor) -> torch.Tensor:
     precision = torch.float64 if x.dtype == torch.float64 else torch.float32
-    return so8.rotate(x, bank.rotations(precision, x.dtype)[index])
+    return so8.rotate(x, bank.layer_rotation(index, precision, x.dtype))
 
 
 def _rotate_input(bank: SO8GateBank, index: int):
