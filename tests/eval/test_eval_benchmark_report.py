@@ -135,8 +135,10 @@ def test_cli_training_and_safety_need_a_judge(tmp_path, datasets):
                                  str(tmp_path / "tr")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (tmp_path / "tr" / "plots" / "training_curves.png").is_file()
-    no_judge = runner.invoke(app, ["eval", "safety", str(datasets[0]), "--out", str(tmp_path / "x")])
-    assert no_judge.exit_code == 2 and "no judge" in no_judge.output
+    # Without --judge the package's own so8t.safety.Judge is used.
+    default = runner.invoke(app, ["eval", "safety", str(datasets[0]), "--out", str(tmp_path / "x")])
+    assert default.exit_code == 0, default.output
+    assert (tmp_path / "x" / "summary.json").is_file()
     spec = runner.invoke(app, ["eval", "safety", str(datasets[0]), "--judge", "eval_helpers:keyword_judge",
                                "--out", str(tmp_path / "spec")])  # fmt: skip
     assert spec.exit_code == 0, spec.output

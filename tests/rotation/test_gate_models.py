@@ -162,3 +162,15 @@ def test_generators_stay_float32_when_model_is_cast(smol):
     assert next(model.model.parameters()).dtype == torch.bfloat16
     ids = default_probe(model)
     assert logits(model, ids).dtype == torch.bfloat16
+
+
+def test_gates_train_under_gradient_checkpointing(smol):
+    model, _ = smol
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    gates = inject_gates(model)
+    randomize(gates)
+    ids = default_probe(model)
+    model(input_ids=ids).logits.float().pow(2).mean().backward()
+    grad = gates.banks["w576"].generators.grad
+    assert grad is not None and grad.abs().sum() > 0

@@ -28,7 +28,8 @@ def train(
     except (ConfigError, DataError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    console.print(f"trained {result.steps} steps, final loss {result.final_loss:.4f}; run in {result.out_dir}")
+    if trainer.accelerator.is_main_process:  # under `accelerate launch` every rank gets here
+        console.print(f"trained {result.steps} steps, final loss {result.final_loss:.4f}; run in {result.out_dir}")
 
 
 @data_app.command("build")

@@ -70,13 +70,18 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
+def in_vision_tower(path: str) -> bool:
+    """Whether a module or parameter path lies in a vision tower (e.g. Qwen2-VL's `visual`)."""
+    return any(m in part for part in path.split(".") for m in VISION_MARKERS)
+
+
 def find_targets(model: nn.Module, include_vision: bool = False) -> list[GateTarget]:
     """Attention modules (class name contains 'Attention') with an output projection, in module order."""
     targets = []
     for path, module in unwrap(model).named_modules():
         if "attention" not in type(module).__name__.lower():
             continue
-        if not include_vision and any(m in part for part in path.split(".") for m in VISION_MARKERS):
+        if not include_vision and in_vision_tower(path):
             continue
         name = next((n for n in OUTPUT_PROJECTIONS if isinstance(getattr(module, n, None), nn.Module)), None)
         if name is not None and hasattr(getattr(module, name), "in_features"):
@@ -153,6 +158,8 @@ def _common_ancestor(base: nn.Module, paths: list[str]) -> nn.Module:
 
 
 def _start_forward(gates: SO8Gates) -> None:
+    """A new forward of the layer stack: each bank builds R here (see SO8GateBank.begin_forward), before any
+    (checkpointed) layer runs, so activation checkpointing's recomputation sees the saved tensors it expects."""
     for bank in gates.banks.values():
         bank.begin_forward()
 

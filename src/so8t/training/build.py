@@ -47,19 +47,16 @@ def read_labeled(path: str | Path, limit: int | None = None, seed: int = 0) -> l
     return rows[:limit] if limit else rows
 
 
-def build_rows(records: list[dict], out: str | Path, model_spec: str | None = None) -> int:
-    from so8t.models import chat, load_model
-
-    model = tokenizer = None
+def build_rows(records: list[dict], out: str | Path, model_spec: str | None = None, batch_size: int = 16) -> int:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    benign = [r["text"] for r in records if r["label"] == "ALLOW"]
+    answers = iter(_answers(benign, model_spec, batch_size) if benign else [])
     with open(out, "w", encoding="utf-8") as fh:
         for i, record in enumerate(records):
             lang = "ja" if record["lang"] == "ja" else "en"
             if record["label"] == "ALLOW":
-                if model is None:
-                    model, tokenizer = load_model(model_spec)
-                answer = chat(model, tokenizer, record["text"], max_new_tokens=64)
+                answer = next(answers)
             elif record["label"] == "ESCALATE":
                 answer = HOLDS[lang]
             else:
@@ -68,3 +65,23 @@ def build_rows(records: list[dict], out: str | Path, model_spec: str | None = No
                    "label": record["label"], "lang": lang, "source": record["source"]}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(records)
+
+
+def _answers(prompts: list[str], model_spec: str | None, batch_size: int, max_new_tokens: int = 48) -> list[str]:
+    """The base model's own greedy answers, generated in left-padded batches."""
+    import torch
+
+    from so8t.models import load_model
+
+    model, tokenizer = load_model(model_spec)
+    tokenizer.padding_side = "left"
+    answers = []
+    for start in range(0, len(prompts), batch_size):
+        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+                 for p in prompts[start:start + batch_size]]
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                    pad_token_id=tokenizer.pad_token_id)
+        answers += [a.strip() for a in tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)]
+    return answers

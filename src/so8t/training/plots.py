@@ -1,8 +1,6 @@
 """Learning-stability records of a run: distribution snapshots during training, PNG views at the end.
 
-The formats and plots are so8t.eval's, so a run's own pictures and `so8t eval training` agree. so8t.eval is
-imported where it is used: importing the trainer must not pull in the evaluation stack (matplotlib, sacrebleu,
-rouge, pycocoevalcap), which a training-only machine such as a lent GPU box does not have.
+The formats and plots are so8t.eval's, so a run's own pictures and `so8t eval training` agree.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ STABILITY_FILE = "stability.json"
 
 def record_stability(run_dir: Path, step: int, model: nn.Module) -> None:
     """Append per-layer rotation-angle and LoRA-weight histograms at `step`."""
-    from so8t.eval.stability import append_stability_snapshot, stability_snapshot
+    from so8t.eval.stability import append_stability_snapshot, stability_snapshot  # lazy: GPU hosts lack the eval stack
 
     angles = {}
     gates = gates_of(model)

@@ -1,7 +1,8 @@
 """SO8TQLoRATrainer: QLoRA + SO(8) gates + PET + safety head, in a loop you can read in one sitting.
 
 Runs unchanged under `accelerate launch` (DDP): each rank takes every world_size-th row, gradients are
-synchronised once per optimizer step, and only the main process writes checkpoints and plots.
+synchronised once per optimizer step, logged losses are means over all ranks, each rank draws its own
+dropout randomness (saved per rank, so resume stays exact), and only the main process writes run files.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, gather_object
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training, set_peft_model_state_dict
 from peft.utils import load_peft_weights
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -25,9 +27,10 @@ from transformers import get_scheduler
 
 from so8t.losses import PetSchedule
 from so8t.models import chat, load_model
-from so8t.rotation import gates_of, inject_gates, load_gates, model_fingerprint, save_gates
+from so8t.rotation import gates_of, in_vision_tower, inject_gates, load_gates, model_fingerprint, save_gates
 from so8t.training.config import ConfigError, ModelConfig, TrainConfig, load_config
-from so8t.training.data import Example, collate, encode_row, fence_untrusted, image_summaries, read_rows
+from so8t.prompting import with_image_summaries
+from so8t.training.data import Example, collate, encode_row, image_summaries, read_rows
 from so8t.training.head import SafetyHead
 from so8t.training.joint import JointModel
 from so8t.training.plots import drop_stability_after, record_stability, write_plots
@@ -116,12 +119,17 @@ class SO8TQLoRATrainer:
         base_dir = Path(data).parent if isinstance(data, (str, Path)) else Path(".")
         examples = self.encode(read_rows(data) if isinstance(data, (str, Path)) else data, base_dir)
         total_steps = max_steps or cfg.max_steps
-        _seed_everything(cfg.seed)
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        _seed_everything(cfg.seed + rank)  # same weights everywhere (seeded in __init__), own dropout per rank
         params = self._param_groups()
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         scheduler = get_scheduler(cfg.lr_schedule, optimizer, num_warmup_steps=cfg.warmup_steps,
                                   num_training_steps=total_steps)
-        joint, optimizer, scheduler = self.accelerator.prepare(self.joint, optimizer, scheduler)
+        if self._has_idle_trainables():
+            self.accelerator.ddp_handler = DistributedDataParallelKwargs(find_unused_parameters=True)
+        # The scheduler stays unprepared: accelerate would step it once per process, but here every optimizer
+        # step is one schedule step whatever the number of processes (each step reads world_size x the rows).
+        joint, optimizer = self.accelerator.prepare(self.joint, optimizer)
         step, position = 0, 0
         if resume and (latest := latest_checkpoint(out_dir)) is not None:
             step, position = self._restore(latest, optimizer, scheduler)
@@ -133,7 +141,6 @@ class SO8TQLoRATrainer:
             drop_stability_after(out_dir, step)
             if step == 0:
                 record_stability(out_dir, 0, self.model)
-        world, rank = self.accelerator.num_processes, self.accelerator.process_index
         per_step = cfg.batch_size * cfg.gradient_accumulation_steps * world
         joint.train()
         loss_value = math.nan
@@ -154,6 +161,7 @@ class SO8TQLoRATrainer:
                         sums[key] += out[key].item() / cfg.gradient_accumulation_steps
                     sums["loss"] += loss.item() / cfg.gradient_accumulation_steps
                     sums["tokens"] += int(out["tokens"])
+                sums = self._mean_over_ranks(sums)
                 grad_norm = float(self.accelerator.clip_grad_norm_([p for g in params for p in g["params"]], cfg.max_grad_norm))
                 optimizer.step()
                 scheduler.step()
@@ -164,7 +172,7 @@ class SO8TQLoRATrainer:
                 loss_value = sums["loss"]
                 row = {"step": step, **{k: round(v, 6) for k, v in sums.items() if k != "tokens"},
                        "pet_lambda": pet_weight, "grad_norm": grad_norm, "lr": scheduler.get_last_lr()[0],
-                       "tokens_per_s": round(sums["tokens"] * world / elapsed, 1), "step_time_s": round(elapsed, 4)}
+                       "tokens_per_s": round(sums["tokens"] / elapsed, 1), "step_time_s": round(elapsed, 4)}
                 if self.accelerator.is_main_process:
                     if step % cfg.log_every == 0 or step == total_steps:
                         with open(metrics_path, "a") as fh:
@@ -178,6 +186,7 @@ class SO8TQLoRATrainer:
             self.save(out_dir / "final")
         if self.accelerator.is_main_process:
             write_plots(out_dir)
+        self.accelerator.wait_for_everyone()  # every rank returns with the run's files in place
         return TrainResult(step, loss_value, out_dir)
 
     def _param_groups(self) -> list[dict]:
@@ -188,6 +197,24 @@ class SO8TQLoRATrainer:
             groups.append({"params": list(gates.parameters()), "weight_decay": 0.0,
                            "lr": self.config.gate_learning_rate or self.config.learning_rate})
         return groups
+
+    def _has_idle_trainables(self) -> bool:
+        """Whether some trainable weights never get a gradient, which DDP must be told or it stalls.
+
+        Training feeds text only (images arrive as OCR text), so gates or LoRA in a vision tower sit idle.
+        """
+        gates = gates_of(self.model)
+        paths = (gates.layer_paths if gates is not None else []) + [
+            name for name, p in self.model.named_parameters() if p.requires_grad]
+        return any(in_vision_tower(path) for path in paths)
+
+    def _mean_over_ranks(self, sums: dict[str, float]) -> dict[str, float]:
+        """Losses averaged and tokens summed over all ranks, so the log describes the whole step."""
+        keys = list(sums)
+        totals = self.accelerator.reduce(torch.tensor([float(sums[k]) for k in keys], dtype=torch.float64,
+                                                      device=self.accelerator.device), "sum").tolist()
+        world = self.accelerator.num_processes
+        return {k: total if k == "tokens" else total / world for k, total in zip(keys, totals)}
 
     def _batch(self, examples: list[Example], position: int) -> dict[str, torch.Tensor]:
         """Rows at global positions [position, position + batch_size) of a per-epoch shuffled order."""
@@ -202,10 +229,11 @@ class SO8TQLoRATrainer:
     # ----- checkpoints -----------------------------------------------------------------------------------
     def _checkpoint(self, path: Path, optimizer, scheduler, step: int, position: int) -> None:
         self.accelerator.wait_for_everyone()
+        rng_per_rank = gather_object([_rng_state()])
         if self.accelerator.is_main_process:
             self.save(path)
             torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                        "rng": _rng_state()}, path / "trainer_state.pt")
+                        "rng": rng_per_rank}, path / "trainer_state.pt")
             (path / "state.json").write_text(json.dumps({"step": step, "position": position}))
             record_stability(path.parent.parent, step, self.model)
         self.accelerator.wait_for_everyone()
@@ -225,7 +253,11 @@ class SO8TQLoRATrainer:
         state = torch.load(path / "trainer_state.pt", weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        if len(state["rng"]) == self.accelerator.num_processes:
+            _set_rng_state(state["rng"][self.accelerator.process_index])
+        else:
+            log.warning("%s was written by %d process(es), resuming on %d: dropout randomness will not continue "
+                        "exactly as in an uninterrupted run", path, len(state["rng"]), self.accelerator.num_processes)
         meta = json.loads((path / "state.json").read_text())
         return meta["step"], meta["position"]
 
@@ -247,7 +279,7 @@ class SO8TQLoRATrainer:
     def generate(self, prompt: str, images: list[str | Path] | None = None, max_new_tokens: int = 64,
                  temperature: float = 0.0) -> str:
         """Answer with the fine-tuned model; images reach it only as fenced OCR summaries."""
-        text = fence_untrusted(prompt, image_summaries([str(p) for p in images or []], Path(".")))
+        text = with_image_summaries(prompt, image_summaries([str(p) for p in images or []], Path(".")))
         self.model.eval()
         return chat(self.model, self.tokenizer, text, max_new_tokens=max_new_tokens, temperature=temperature)
 
@@ -323,7 +355,7 @@ def _seed_everything(seed: int) -> None:
 def _rng_state() -> dict:
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = torch.cuda.get_rng_state()  # this process's GPU only; the others' would each open a context
     return state
 
 
@@ -332,7 +364,7 @@ def _set_rng_state(state: dict) -> None:
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 def _progress(enabled: bool) -> Progress:

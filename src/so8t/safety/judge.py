@@ -1,0 +1,206 @@
+"""The safety judge: policy patterns + encoder classifier + optional extra signals -> ALLOW / ESCALATE / DENY.
+
+Decision rule (also in the README):
+1. Signals on the user prompt: `encoder_harmful` (the shipped classifier over a wheel-carried sentence encoder)
+   and any `extra_signals` the caller passes (e.g. `so8t_head_harmful` from the SO8T head). Each is a
+   probability; they are pooled by the policy's weighted mean of log-odds -> `fused`.
+2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own encoder score, and the
+   highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful). Nothing a document (or
+   the prompt) says is ever read as an instruction: the policy and thresholds are fixed when the judge is built.
+3. A deny pattern from the policy (on prompt or documents) sets `final` to 1.0 and names the category.
+4. `final` >= deny threshold -> DENY; >= escalate threshold -> ESCALATE; else ALLOW (thresholds per language where
+   the policy sets them; a prompt with any kana/kanji counts as Japanese).
+5. An allow pattern (a known-safe idiom, and no deny pattern) turns DENY into ESCALATE. An injection pattern (in
+   the prompt or a document) turns ALLOW into ESCALATE with category `injection`, as does an injected document
+   that drives the score.
+6. The decision is capped by its category's `max_decision` (self-harm and injection are held for a human, never
+   bluntly refused) when a policy pattern established that category; otherwise the category is the nearest
+   harmful-category centroid of the training data, reported but never used to soften a decision.
+`confidence` is the probability behind the decision: `final` for DENY/ESCALATE, 1 - `final` for ALLOW.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from so8t.safety.classifier import HarmClassifier
+from so8t.safety.encoder import SentenceEncoder, load_encoder
+from so8t.safety.policy import ENCODER_SIGNAL, Decision, Pattern, Policy, load_policy
+from so8t.safety.training import ARTIFACT_PATH
+
+_EPS = 1e-4
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+
+
+def detect_lang(text: str) -> str:
+    """'ja' if the text has any kana or kanji, else 'en': enough to pick the policy's per-language thresholds."""
+    return "ja" if _JAPANESE.search(text) else "en"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    confidence: float
+    scores: dict[str, float]
+    reasons: list[str]
+    category: str | None
+    patterns: list[str] = field(default_factory=list)  # ids of the policy patterns that matched
+    policy_version: str = ""
+    policy_checksum: str = ""
+
+    def to_dict(self) -> dict:
+        return {"decision": self.decision, "confidence": self.confidence, "scores": self.scores,
+                "reasons": self.reasons, "category": self.category, "patterns": self.patterns,
+                "policy_version": self.policy_version, "policy_checksum": self.policy_checksum}
+
+
+@dataclass
+class _Matches:
+    deny: list[tuple[Pattern, str]] = field(default_factory=list)
+    allow: list[tuple[Pattern, str]] = field(default_factory=list)
+    injection: list[tuple[Pattern, str]] = field(default_factory=list)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _EPS), 1.0 - _EPS)
+    return math.log(p / (1.0 - p))
+
+
+class Judge:
+    """Builds once (policy, encoder, classifier), then judges prompts one at a time or in batches."""
+
+    def __init__(self, policy: Policy | str | Path | None = None, classifier: HarmClassifier | str | Path | None = None,
+                 encoder: SentenceEncoder | None = None):
+        self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
+        self.classifier = classifier if isinstance(classifier, HarmClassifier) else HarmClassifier.load(
+            Path(classifier) if classifier else ARTIFACT_PATH)
+        self.encoder = encoder or load_encoder(self.classifier.meta["encoder"])
+        if self.encoder.name != self.classifier.meta["encoder"]:
+            raise ValueError(f"classifier was trained on encoder {self.classifier.meta['encoder']!r}, "
+                             f"not {self.encoder.name!r}")
+
+    def judge(self, text: str, extra_signals: Mapping[str, float] | None = None,
+              documents: Sequence[str] = ()) -> Verdict:
+        """One prompt, with optional extra signals and untrusted documents judged alongside it."""
+        return self.judge_many([text], [extra_signals] if extra_signals else None, [documents])[0]
+
+    def judge_many(self, texts: Sequence[str], extra_signals: Sequence[Mapping[str, float] | None] | None = None,
+                   documents: Sequence[Sequence[str]] | None = None) -> list[Verdict]:
+        """Many prompts with one encoder pass over all prompts and documents."""
+        texts = list(texts)
+        for index, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"prompt {index} is empty or not a string: nothing to judge")
+        extras = list(extra_signals) if extra_signals is not None else [None] * len(texts)
+        docs = [list(d) for d in documents] if documents is not None else [[] for _ in texts]
+        if len(extras) != len(texts) or len(docs) != len(texts):
+            raise ValueError(f"{len(texts)} prompts but {len(extras)} extra_signals and {len(docs)} document lists")
+        for signals in extras:
+            self._check_signals(signals or {})
+        flat_docs = [d for doc_list in docs for d in doc_list if d.strip()]
+        embeddings = self.encoder.encode(texts + flat_docs)
+        probabilities = self.classifier.predict_proba(embeddings)
+        doc_scores = iter(probabilities[len(texts):])
+        verdicts = []
+        for index, (text, signals, doc_list) in enumerate(zip(texts, extras, docs)):
+            kept = [d for d in doc_list if d.strip()]
+            verdicts.append(self._decide(text, embeddings[index], float(probabilities[index]), dict(signals or {}),
+                                         kept, [float(next(doc_scores)) for _ in kept]))
+        return verdicts
+
+    def _check_signals(self, signals: Mapping[str, float]) -> None:
+        for name, value in signals.items():
+            if name == ENCODER_SIGNAL or name not in self.policy.fusion.weights:
+                known = sorted(set(self.policy.fusion.weights) - {ENCODER_SIGNAL})
+                raise ValueError(f"unknown extra signal {name!r}; the policy fuses {known}")
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"extra signal {name!r} must be a probability in [0, 1], got {value!r}")
+
+    def _match(self, text: str) -> _Matches:
+        matches = _Matches()
+        for kind in ("deny", "allow", "injection"):
+            for pattern in getattr(self.policy.patterns, kind):
+                found = pattern.compiled.search(text)
+                if found:
+                    getattr(matches, kind).append((pattern, found.group(0)))
+        return matches
+
+    def _category(self, embedding: np.ndarray) -> str:
+        """The harm category whose training centroid lies nearest (cosine) to the prompt's embedding."""
+        centroids = self.classifier.weights["category_centroids"]
+        return self.classifier.meta["categories"][int(np.argmax(centroids @ embedding))]
+
+    def _decide(self, text: str, embedding: np.ndarray, prompt_p: float, signals: dict[str, float], documents: list[str],
+                doc_scores: list[float]) -> Verdict:
+        policy = self.policy
+        thresholds = policy.thresholds_for(detect_lang(text))
+        scores = {ENCODER_SIGNAL: round(prompt_p, 4), **{k: round(v, 4) for k, v in signals.items()}}
+        pooled = {ENCODER_SIGNAL: prompt_p, **signals}
+        weights = {name: policy.fusion.weights[name] for name in pooled}
+        total = sum(weights.values()) or 1.0
+        fused = 1.0 / (1.0 + math.exp(-sum(weights[n] * _logit(p) for n, p in pooled.items()) / total))
+        scores["fused"] = round(fused, 4)
+        reasons = [f"signals {', '.join(f'{n}={p:.2f}' for n, p in pooled.items())} fuse to {fused:.2f}"]
+        final = fused
+        driver = None  # index of the document whose content score drives `final`, if any
+        if documents:
+            worst = max(range(len(documents)), key=lambda i: doc_scores[i])
+            scores["documents_harmful"] = round(doc_scores[worst], 4)
+            if doc_scores[worst] > final:
+                final, driver = doc_scores[worst], worst
+                reasons.append(f"untrusted document {worst + 1} judged as content scores {final:.2f}")
+
+        matches = self._match(text)
+        injected_docs = set()
+        for index, document in enumerate(documents):
+            doc_matches = self._match(document)
+            matches.deny += doc_matches.deny
+            matches.injection += [(p, f"document {index + 1}: {m}") for p, m in doc_matches.injection]
+            if doc_matches.injection:
+                injected_docs.add(index)
+        category: str | None = None
+        if matches.deny:
+            pattern, snippet = matches.deny[0]
+            final, category = 1.0, pattern.category
+            reasons.append(f"deny pattern {pattern.id} ({snippet!r}, {pattern.category}) sets the score to 1.00")
+        scores["final"] = round(final, 4)
+
+        if final >= thresholds.deny:
+            decision: Decision = "DENY"
+        elif final >= thresholds.escalate:
+            decision = "ESCALATE"
+        else:
+            decision = "ALLOW"
+        reasons.append(f"score {final:.2f} vs thresholds escalate {thresholds.escalate:.2f} / deny {thresholds.deny:.2f}"
+                       f" -> {decision}")
+        if matches.allow and not matches.deny and decision == "DENY":
+            decision = "ESCALATE"
+            reasons.append(f"allow pattern {matches.allow[0][0].id} ({matches.allow[0][1]!r}) holds it at ESCALATE")
+        if matches.injection:
+            pattern, snippet = matches.injection[0]
+            reasons.append(f"injection attempt {pattern.id} ({snippet!r}): treated as content, no instruction followed")
+            # The attempt itself is what is flagged when it, not the user's own request, drives the decision.
+            if decision == "ALLOW" or (driver in injected_docs and not matches.deny):
+                category = "injection"
+            if decision == "ALLOW":
+                decision = "ESCALATE"
+        confidence = final if decision != "ALLOW" else 1.0 - final
+        # Only a category the policy's own patterns established can cap the decision: the nearest-centroid guess
+        # is a label for the reader, and a wrong guess must never soften a DENY.
+        capped = policy.cap(decision, category)
+        if capped != decision:
+            reasons.append(f"category {category} is capped at {capped}")
+            decision = capped
+        if decision != "ALLOW" and category is None:
+            category = self._category(embedding)
+        matched = [p.id for kind in (matches.deny, matches.allow, matches.injection) for p, _ in kind]
+        return Verdict(decision=decision, confidence=round(float(confidence), 4), scores=scores, reasons=reasons,
+                       category=category if decision != "ALLOW" else None, patterns=list(dict.fromkeys(matched)),
+                       policy_version=policy.version,
+                       policy_checksum=policy.checksum)
