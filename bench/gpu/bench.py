@@ -170,53 +170,91 @@ class Bench:
 
     # ----- training rows ----------------------------------------------------------------------------------
     def training_section(self, section: str) -> None:
+        """A section's variants are built side by side (per GC setting) and their steps interleave, round-robin
+        in a rotating order, so drift of a shared machine during the run cancels out of their ratios."""
         variants, checkpointing = SECTIONS[section]
-        for variant in variants:
-            for gc_on in checkpointing:
-                label = f"{variant.name}, GC {'on' if gc_on else 'off'}"
-                if variant.quantization != "none" and not self.cuda:
-                    self.skipped.append(f"{label}: needs CUDA (bitsandbytes {variant.quantization} runs on GPUs only)")
-                    continue
-                if not self.guard(label, self.args.min_row_s):
-                    continue
-                started = time.monotonic()
-                try:
-                    setup = self.build(variant, gc_on)
-                except Exception as error:  # one broken set-up must not cost the whole lease
-                    self.record_failure(section, variant, gc_on, error)
-                    release_memory()
-                    continue
-                setup.build_s = time.monotonic() - started
-                try:
-                    for seq in self.args.seqs:
-                        self.training_row(section, variant, gc_on, seq, setup)
-                finally:
-                    setup.close()
-                    release_memory()
+        for gc_on in checkpointing:
+            group: list[Member] = []
+            try:
+                for variant in variants:
+                    member = self.build_member(section, variant, gc_on)
+                    if member is not None:
+                        group.append(member)
+                for seq in self.args.seqs:
+                    if group:
+                        self.interleaved_rows(section, gc_on, seq, group)
+            finally:
+                for member in group:
+                    member.setup.close()
+                group.clear()
+                release_memory()
 
-    def training_row(self, section: str, variant: Variant, gc_on: bool, seq: int, setup: Setup) -> None:
-        label = f"{variant.name}, seq {seq}, GC {'on' if gc_on else 'off'}"
-        batch = setup.batch(seq)
-        reset_peak(self.cuda)
-        times, losses = [], []
+    def build_member(self, section: str, variant: Variant, gc_on: bool) -> Member | None:
+        label = f"{variant.name}, GC {'on' if gc_on else 'off'}"
+        if variant.quantization != "none" and not self.cuda:
+            self.skipped.append(f"{label}: needs CUDA (bitsandbytes {variant.quantization} runs on GPUs only)")
+            return None
+        if not self.guard(label, self.args.min_row_s):
+            return None
+        started, allocated = time.monotonic(), allocated_bytes(self.cuda)
         try:
-            for i in range(self.args.warmup + self.args.steps):
-                times.append(timed(lambda: losses.append(setup.step(batch)), self.cuda))
-                if i == self.args.warmup - 1 and not self.guard(label, times[-1] * self.args.steps + 5):
-                    return
-            if not all(math.isfinite(loss) for loss in losses):
-                raise FloatingPointError(f"the loss went non-finite: {losses}")
-        except Exception as error:
-            self.record_failure(section, variant, gc_on, error, seq)
+            setup = self.build(variant, gc_on)
+        except Exception as error:  # one broken set-up must not cost the whole lease
+            self.record_failure(section, variant, gc_on, error)
+            release_memory()
+            return None
+        return Member(variant, setup, time.monotonic() - started, allocated_bytes(self.cuda) - allocated)
+
+    def interleaved_rows(self, section: str, gc_on: bool, seq: int, group: list[Member]) -> None:
+        """Warm-up and timed rounds; each round steps every member once. A member's peak is its own resident
+        memory (weights, adapters, optimizer state) plus its step's transient, as if it ran alone."""
+        members = list(group)
+        batches = [member.setup.batch(seq) for member in group]
+        times: dict[int, list[float]] = {id(m): [] for m in members}
+        losses: dict[int, list[float]] = {id(m): [] for m in members}
+        peaks: dict[int, int] = {id(m): 0 for m in members}
+        for round_index in range(self.args.warmup + self.args.steps):
+            round_started = time.monotonic()
+            shift = round_index % len(members) if members else 0
+            for member in members[shift:] + members[:shift]:
+                batch = batches[group.index(member)]
+                before = allocated_bytes(self.cuda)
+                reset_peak(self.cuda)
+                try:
+                    times[id(member)].append(timed(lambda: losses[id(member)].append(member.setup.step(batch)),
+                                                   self.cuda))
+                except Exception as error:
+                    self.record_failure(section, member.variant, gc_on, error, seq)
+                    members.remove(member)
+                    continue
+                if self.cuda:
+                    peaks[id(member)] = max(peaks[id(member)],
+                                            member.resident + torch.cuda.max_memory_allocated() - before)
+                member.resident += allocated_bytes(self.cuda) - before
+            label = f"{section}, GC {'on' if gc_on else 'off'}, seq {seq}"
+            if round_index == self.args.warmup - 1 and \
+                    not self.guard(label, (time.monotonic() - round_started) * self.args.steps + 5):
+                return
+        for member in members:
+            self.record_row(section, gc_on, seq, member, batches[group.index(member)],
+                            times[id(member)][self.args.warmup:], losses[id(member)], peaks[id(member)])
+
+    def record_row(self, section: str, gc_on: bool, seq: int, member: Member, batch: dict[str, torch.Tensor],
+                   timed_steps: list[float], losses: list[float], peak: int) -> None:
+        variant, setup = member.variant, member.setup
+        label = f"{variant.name}, seq {seq}, GC {'on' if gc_on else 'off'}"
+        if not all(math.isfinite(loss) for loss in losses):
+            self.record_failure(section, variant, gc_on, FloatingPointError(f"the loss went non-finite: {losses}"),
+                                seq)
             return
-        timed_steps = times[self.args.warmup:]
         median = statistics.median(timed_steps)
         row = {"section": section, "name": variant.name, "seq": seq, "gc": gc_on, "quantization": variant.quantization,
                "steps": len(timed_steps), "step_ms": 1000 * median,
                "p10_ms": 1000 * quantile(timed_steps, 0.1), "p90_ms": 1000 * quantile(timed_steps, 0.9),
-               "tokens_per_s": seq / median, "peak_gib": peak_gib(self.cuda),
-               "weights_gib": setup.weights_gib, "trainable_params": setup.trainable, "build_s": setup.build_s,
-               "host_syncs_per_step": count_syncs(lambda: setup.step(batch), self.cuda), "last_loss": losses[-1]}
+               "tokens_per_s": seq / median, "peak_gib": peak / GIB if self.cuda else None,
+               "weights_gib": member.weights / GIB if self.cuda else None, "trainable_params": setup.trainable,
+               "build_s": member.build_s, "last_loss": losses[-1],
+               "host_syncs_per_step": count_syncs(lambda: setup.step(batch), self.cuda)}
         self.rows.append(row)
         print(f"[row] {label}: {row['step_ms']:.1f} ms, {row['tokens_per_s']:.0f} tok/s, "
               f"peak {fmt(row['peak_gib'], '.2f')} GiB, syncs {row['host_syncs_per_step']}", flush=True)
@@ -270,7 +308,7 @@ class Bench:
             optimizer.zero_grad(set_to_none=True)
             return loss.item()  # the trainer reads every step's loss too
 
-        return Setup(step, vocab, self.device, params, keep=[trainer, module, optimizer], cuda=self.cuda)
+        return Setup(step, vocab, self.device, params, keep=[trainer, module, optimizer])
 
     def build_frozen(self, variant: Variant, gc_on: bool, vocab: int) -> Setup:
         """The base with every weight frozen and input gradients on, so backward runs through all layers;
@@ -304,7 +342,7 @@ class Bench:
                 optimizer.zero_grad(set_to_none=True)
             return out["lm_loss"].item()
 
-        return Setup(step, vocab, self.device, params, keep=[model, joint, optimizer, accelerator], cuda=self.cuda)
+        return Setup(step, vocab, self.device, params, keep=[model, joint, optimizer, accelerator])
 
     def profile(self, label: str, step: Callable[[], None]) -> None:
         from torch.profiler import ProfilerActivity, profile
@@ -421,15 +459,26 @@ class Bench:
             (self.out / "gpu_bench_profile.txt").write_text("\n".join(self.profile_lines))
 
 
+@dataclasses.dataclass(eq=False)
+class Member:
+    """A set-up in an interleaved group: `weights` is what building it allocated, `resident` what it holds now."""
+
+    variant: Variant
+    setup: Setup
+    build_s: float
+    weights: int
+    resident: int = 0
+
+    def __post_init__(self) -> None:
+        self.resident = self.weights
+
+
 class Setup:
     """A built model's training step plus what it keeps alive; close() lets the memory go."""
 
-    def __init__(self, step: Callable[[dict], float], vocab: int, device: str, params: list, keep: list,
-                 cuda: bool) -> None:
+    def __init__(self, step: Callable[[dict], float], vocab: int, device: str, params: list, keep: list) -> None:
         self.step, self.vocab, self.device, self.keep = step, vocab, device, keep
         self.trainable = sum(p.numel() for p in params)
-        self.build_s = 0.0
-        self.weights_gib = torch.cuda.memory_allocated() / GIB if cuda else None
 
     def batch(self, seq: int) -> dict[str, torch.Tensor]:
         """One row of random tokens through so8t's collate: a quarter prompt, the rest assistant tokens."""
@@ -516,14 +565,14 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def allocated_bytes(cuda: bool) -> int:
+    return torch.cuda.memory_allocated() if cuda else 0
+
+
 def reset_peak(cuda: bool) -> None:
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-
-
-def peak_gib(cuda: bool) -> float | None:
-    return torch.cuda.max_memory_allocated() / GIB if cuda else None
 
 
 def release_memory() -> None:
@@ -556,8 +605,9 @@ def environment(cuda: bool, args: argparse.Namespace) -> dict:
 
 def nvidia_driver() -> str:
     try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=30).stdout.strip() or "unknown"
+        lines = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                               capture_output=True, text=True, timeout=30).stdout.split()
+        return lines[0] if lines else "unknown"  # one line per GPU
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
 
@@ -627,8 +677,10 @@ def markdown(document: dict) -> str:
              f"transformers {meta['transformers']} · peft {meta['peft']} · bitsandbytes {meta['bitsandbytes']} · "
              f"accelerate {meta['accelerate']} · Python {meta['python']} · so8t {meta['so8t_commit']}", "",
              f"Random-weight {'tiny Qwen2-VL' if meta['tiny'] else 'Qwen2-VL-2B-Instruct architecture'}, batch 1, "
-             f"median of {meta['steps']} steps after {meta['warmup']} warm-up; peak = torch.cuda.max_memory_allocated "
-             f"over the row's steps (weights included); GC = gradient checkpointing. "
+             f"median of {meta['steps']} steps after {meta['warmup']} warm-up. A section's variants are built side "
+             f"by side and their steps interleave round-robin (rotating order), so machine drift cancels out of "
+             f"their ratios; peak = a variant's own resident memory (weights, adapters, optimizer state) plus its "
+             f"step's transient by torch.cuda.max_memory_allocated; GC = gradient checkpointing. "
              f"Run took {meta['elapsed_s']} s.", ""]
     training = [r for r in rows if r["section"] in SECTIONS]
     if training:

@@ -73,7 +73,7 @@ def test_expm_gradient_matches_torch_matrix_exp():
 
 
 def test_expm_gradient_at_zero_generators_is_finite_and_exact():
-    # Gates start at exactly zero; a gradient that flowed through the norm-based scaling would be 0 * inf.
+    # Gates start at exactly zero, so their first gradients come from expm's derivative at A = 0.
     generators = torch.zeros(3, 28, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     (so8.expm(so8.skew(generators)) * weights).sum().backward()

@@ -13,12 +13,11 @@ import torch
 BLOCK = 8
 GENERATORS_PER_BLOCK = BLOCK * (BLOCK - 1) // 2  # 28
 
-# Taylor degree per precision once every matrix is scaled to 1-norm <= 1: the first dropped term, 1/13! or
-# 1/19!, is below float32's or float64's rounding unit.
-TAYLOR_DEGREE = {torch.float32: 12, torch.float64: 18}
-# Per-matrix squarings are masked up to this count, so expm is exact to round-off for 1-norms up to
-# 2**12 = 4096 (rotation angles in the thousands of radians; trained gates stay within a few).
-MAX_SQUARINGS = 12
+# exp(A) = (exp(A / 2**SQUARINGS))**(2**SQUARINGS). The scaled matrix has 1-norm <= 1 for any 1-norm up to
+# 2**12 = 4096 (rotation angles in the thousands of radians; trained gates stay within a few), where a Taylor
+# polynomial of these degrees is exact to each dtype's rounding (first dropped term 1/11! or 1/19!).
+SQUARINGS = 12
+TAYLOR_DEGREE = {torch.float32: 10, torch.float64: 18}
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,31 +39,29 @@ def skew(generators: torch.Tensor) -> torch.Tensor:
 
 
 def expm(matrices: torch.Tensor) -> torch.Tensor:
-    """exp of a batch of square float32/float64 matrices, with no host synchronization and fixed launches.
+    """exp of a batch of square float32/float64 matrices in a fixed sequence of batched matmuls.
 
-    Scaling and squaring: each matrix is divided by its own power of two until its 1-norm is <= 1, a Taylor
-    polynomial runs as one batched Horner loop, and each matrix is squared back only as often as it was
-    scaled (a mask, not a data-dependent branch). torch.linalg.matrix_exp instead reads the norms back to
-    the host on every call and, in backward, squares matrices one by one in a host loop, which stalls a GPU.
-    Autocast is off inside so a bf16 autocast region cannot round the rotations.
+    Scaling and squaring carried out on E = exp(X) - I, so near-identity rotations keep their precision:
+    E of the scaled matrix from a Taylor polynomial (Horner, one baddbmm per degree), then each squaring
+    (I + E)^2 - I = 2E + E·E is one more baddbmm. Every matrix is squared the same number of times, so
+    nothing depends on the data: torch.linalg.matrix_exp reads norms back to the host on every call (a
+    device sync) and, in backward, squares large matrices one by one in a host loop. Autocast is off inside
+    so a bf16 autocast region cannot round the rotations.
     """
     degree = TAYLOR_DEGREE.get(matrices.dtype)
     if degree is None:
         raise ValueError(f"expm needs float32 or float64 matrices, got {matrices.dtype}")
     size = matrices.shape[-1]
     with torch.autocast(matrices.device.type, enabled=False):
-        flat = matrices.reshape(-1, size, size)
-        norms = flat.detach().abs().sum(-2).amax(-1)  # the scaling is a choice, not part of the function
-        squarings = torch.ceil(torch.log2(norms)).clamp(0, MAX_SQUARINGS)  # a zero matrix gives -inf -> 0
-        scaled = flat * torch.exp2(-squarings)[:, None, None]
-        eye = torch.eye(size, dtype=flat.dtype, device=flat.device).expand_as(flat)
-        result = eye
-        for k in range(degree, 0, -1):  # I + A/1 (I + A/2 (... (I + A/degree)))
-            result = torch.baddbmm(eye, scaled, result, alpha=1.0 / k)
-        pending = squarings[:, None, None]
-        for k in range(MAX_SQUARINGS):
-            result = torch.where(pending > k, torch.bmm(result, result), result)
-    return result.reshape(matrices.shape)
+        scaled = matrices.reshape(-1, size, size) * 2.0**-SQUARINGS
+        eye = torch.eye(size, dtype=scaled.dtype, device=scaled.device).expand_as(scaled)
+        series = eye
+        for k in range(degree, 1, -1):  # I + X/2 (I + X/3 (... (I + X/degree)))
+            series = torch.baddbmm(eye, scaled, series, alpha=1.0 / k)
+        excess = torch.bmm(scaled, series)  # exp(X) - I
+        for _ in range(SQUARINGS):
+            excess = torch.baddbmm(excess, excess, excess, beta=2.0)
+        return (excess + eye).reshape(matrices.shape)
 
 
 def rotations(generators: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
