@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
@@ -430,12 +431,14 @@ class Bench:
         x = torch.randn(tokens, width, generator=generator).to(self.device, self.dtype).requires_grad_()
         rotation = so8.rotations(generators[0]).to(self.dtype).requires_grad_()
 
-        def rotate_all_layers() -> None:
-            for _ in range(layers):
-                so8.rotate(x, rotation).sum().backward()
+        for name, rotate in (("batched 8x8 bmm", lambda: so8.rotate(x, rotation)),
+                             ("dense blockdiag GEMM", lambda: F.linear(x, so8.block_diagonal(rotation)))):
+            def rotate_all_layers(rotate=rotate) -> None:
+                for _ in range(layers):
+                    rotate().sum().backward()
 
-        self.micro_row(f"rotate fwd+bwd, {layers} layers x {tokens} tokens x {width} ({str(self.dtype)[6:]})",
-                       rotate_all_layers)
+            self.micro_row(f"rotate fwd+bwd, {layers} layers x {tokens} tokens x {width} ({str(self.dtype)[6:]}): "
+                           f"{name}", rotate_all_layers)
         self.write()
 
     def micro_row(self, name: str, fn: Callable[[], None]) -> None:

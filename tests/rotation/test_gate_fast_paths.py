@@ -4,7 +4,7 @@ folded weight a gated plain Linear uses when no gradient is recorded."""
 import torch
 from peft import LoraConfig, get_peft_model
 
-from so8t.rotation import find_targets, gates_of, inject_gates, remove_gates
+from so8t.rotation import find_targets, gates_of, inject, inject_gates, remove_gates
 from so8t.rotation.bake import default_probe
 
 
@@ -64,3 +64,22 @@ def test_removing_gates_restores_the_linear_class_forward(smol):
     assert "forward" in vars(o_proj)
     remove_gates(model)
     assert "forward" not in vars(o_proj)
+
+
+def test_dense_rotation_path_matches_the_batched_path_in_outputs_and_gradients(tiny_qwen2vl, monkeypatch):
+    """The dense blockdiag(R) GEMM that GPUs use, forced onto the CPU, against the batched 8x8 path."""
+    model, _ = tiny_qwen2vl
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "o_proj"]))
+    inject_gates(model)
+    randomize(model)
+    ids = default_probe(model)[:1]
+    batched = gate_and_lora_grads(model, ids, checkpointing=False)
+    monkeypatch.setattr(inject, "DENSE_ROTATION_DEVICES", frozenset({"cpu"}))
+    dense = gate_and_lora_grads(model, ids, checkpointing=False)
+    bank = gates_of(model).banks["w64"]
+    assert any(key[2] for key in bank._layer_views)  # the dense views were built and used
+    dense_checkpointed = gate_and_lora_grads(model, ids, checkpointing=True)
+    assert len(batched) == len(dense) == len(dense_checkpointed) > 1
+    for a, b, c in zip(batched, dense, dense_checkpointed):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+        assert torch.allclose(b, c, atol=1e-6, rtol=1e-4)

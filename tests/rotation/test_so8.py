@@ -31,6 +31,20 @@ def test_rotate_preserves_norms_and_matches_dense_block_diagonal():
     assert torch.allclose(y.norm(dim=-1), x.norm(dim=-1), atol=1e-5)
     dense = torch.block_diag(*r)
     assert torch.allclose(y, x @ dense.T, atol=1e-6)
+    assert torch.equal(so8.block_diagonal(r), dense)
+
+
+def test_block_diagonal_is_batched_and_passes_gradients_to_the_blocks_only():
+    r = so8.rotations(random_generators(6, std=0.3, seed=4)).view(2, 3, 8, 8).requires_grad_()
+    dense = so8.block_diagonal(r)
+    assert dense.shape == (2, 24, 24)
+    for layer in range(2):
+        assert torch.equal(dense[layer], torch.block_diag(*r[layer].detach()))
+    upstream = torch.randn(2, 24, 24)
+    (dense * upstream).sum().backward()
+    expected = torch.stack([torch.stack([upstream[l, 8 * b:8 * b + 8, 8 * b:8 * b + 8] for b in range(3)])
+                            for l in range(2)])
+    assert torch.equal(r.grad, expected)
 
 
 def test_gradients_reach_generators():

@@ -26,7 +26,7 @@ class SO8GateBank(nn.Module):
         self._forward_id = 0
         self._precision = torch.float32
         self._rotations: dict[tuple[torch.dtype, torch.dtype], tuple[tuple, torch.Tensor]] = {}
-        self._layer_views: dict[tuple[torch.dtype, torch.dtype], tuple[torch.Tensor, tuple[torch.Tensor, ...]]] = {}
+        self._layer_views: dict[tuple[torch.dtype, torch.dtype, bool], tuple[torch.Tensor, tuple[torch.Tensor, ...]]] = {}
         self._folded: dict[int, tuple[tuple, torch.Tensor]] = {}
 
     def begin_forward(self) -> None:
@@ -59,14 +59,18 @@ class SO8GateBank(nn.Module):
         self._rotations[(dtype, out_dtype)] = (stamp, result)
         return result
 
-    def layer_rotation(self, index: int, dtype: torch.dtype, out_dtype: torch.dtype) -> torch.Tensor:
-        """R of one gated layer, [blocks, 8, 8]: a view from one unbind per forward, so backward gathers every
-        layer's gradient in one stack instead of one zero-filled [layers, ...] tensor per layer."""
+    def layer_rotation(self, index: int, dtype: torch.dtype, out_dtype: torch.dtype, dense: bool = False) -> torch.Tensor:
+        """R of one gated layer, [blocks, 8, 8], or with `dense` the [width, width] blockdiag(R).
+
+        A view from one unbind per forward, so backward gathers every layer's gradient in one stack instead
+        of one zero-filled [layers, ...] tensor per layer; the dense form is built for all layers at once.
+        """
         rotations = self.rotations(dtype, out_dtype)
-        cached = self._layer_views.get((dtype, out_dtype))
+        key = (dtype, out_dtype, dense)
+        cached = self._layer_views.get(key)
         if cached is None or cached[0] is not rotations:
-            cached = (rotations, rotations.unbind(0))
-            self._layer_views[(dtype, out_dtype)] = cached
+            cached = (rotations, (so8.block_diagonal(rotations) if dense else rotations).unbind(0))
+            self._layer_views[key] = cached
         return cached[1][index]
 
     def folded_weight(self, index: int, weight: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,10 @@ from so8t.rotation.bank import SO8GateBank
 OUTPUT_PROJECTIONS = ("o_proj", "out_proj", "c_proj", "dense", "proj")
 VISION_MARKERS = ("visual", "vision")
 GATES_ATTR = "so8_gates"
+# Device types where a gate multiplies by the dense [width, width] blockdiag(R) instead of running a batched 8x8
+# matmul: on a GPU one tensor-core GEMM (width/8 times the FLOPs, still microseconds) launches fewer kernels and
+# copies than the strided batched matmul, and a training step there is bound by launches; on a CPU the FLOPs count.
+DENSE_ROTATION_DEVICES = frozenset({"cuda"})
 
 
 class GateError(ValueError):
@@ -166,6 +170,8 @@ def _start_forward(gates: SO8Gates) -> None:
 
 def _rotated(bank: SO8GateBank, index: int, x: torch.Tensor) -> torch.Tensor:
     precision = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if x.device.type in DENSE_ROTATION_DEVICES:
+        return F.linear(x, bank.layer_rotation(index, precision, x.dtype, dense=True))
     return so8.rotate(x, bank.layer_rotation(index, precision, x.dtype))
 
 

@@ -81,6 +81,17 @@ def rotate(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     return rotated.transpose(0, 1).reshape(x.shape)
 
 
+def block_diagonal(rotation: torch.Tensor) -> torch.Tensor:
+    """[..., blocks, 8, 8] -> [..., width, width] dense blockdiag(R), so F.linear(x, result) == rotate(x, R).
+
+    Differentiable: the blocks are copied into the diagonal of a zero tensor, whose backward gathers them back.
+    """
+    blocks = rotation.shape[-3]
+    dense = rotation.new_zeros(*rotation.shape[:-3], blocks, BLOCK, blocks, BLOCK)
+    dense.diagonal(dim1=-4, dim2=-2).copy_(rotation.movedim(-3, -1))
+    return dense.flatten(-4, -3).flatten(-2)
+
+
 def fold(weight: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     """W · blockdiag(R), in R's dtype: a projection that applies the rotation to its input by itself."""
     blocks = weight.to(rotation.dtype).unflatten(1, (rotation.shape[0], BLOCK))
