@@ -25,12 +25,16 @@ def gate_and_lora_grads(model, ids, checkpointing: bool) -> list[torch.Tensor]:
     return [p.grad.clone() for p in model.parameters() if p.requires_grad]
 
 
-def test_gates_train_under_gradient_checkpointing_with_the_same_gradients(tiny_qwen2vl):
-    model, _ = tiny_qwen2vl
+def gated_lora(model):
+    """LoRA on q/o projections plus random gates, and a one-row probe."""
     model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "o_proj"]))
     inject_gates(model)
     randomize(model)
-    ids = default_probe(model)[:1]
+    return model, default_probe(model)[:1]
+
+
+def test_gates_train_under_gradient_checkpointing_with_the_same_gradients(tiny_qwen2vl):
+    model, ids = gated_lora(tiny_qwen2vl[0])
     plain = gate_and_lora_grads(model, ids, checkpointing=False)
     checkpointed = gate_and_lora_grads(model, ids, checkpointing=True)
     assert len(plain) == len(checkpointed) > 1
@@ -68,11 +72,7 @@ def test_removing_gates_restores_the_linear_class_forward(smol):
 
 def test_dense_rotation_path_matches_the_batched_path_in_outputs_and_gradients(tiny_qwen2vl, monkeypatch):
     """The dense blockdiag(R) GEMM that GPUs use, forced onto the CPU, against the batched 8x8 path."""
-    model, _ = tiny_qwen2vl
-    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "o_proj"]))
-    inject_gates(model)
-    randomize(model)
-    ids = default_probe(model)[:1]
+    model, ids = gated_lora(tiny_qwen2vl[0])
     batched = gate_and_lora_grads(model, ids, checkpointing=False)
     monkeypatch.setattr(inject, "DENSE_ROTATION_DEVICES", frozenset({"cpu"}))
     dense = gate_and_lora_grads(model, ids, checkpointing=False)
