@@ -83,9 +83,20 @@ def test_gate_rotates_the_lora_path_too(smol):
     peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["o_proj"]))
     gates = inject_gates(peft_model)
     o_proj = find_targets(peft_model)[0].projection
-    assert hasattr(o_proj, "lora_A"), "the hook must sit on the LoRA layer, not its base layer"
-    assert len(o_proj._forward_pre_hooks) == 1
+    assert hasattr(o_proj, "lora_A"), "the gate must sit on the LoRA layer, not its base layer"
     assert gates_of(peft_model) is gates
+    randomize(gates, seed=4)
+    with torch.no_grad():
+        o_proj.lora_B["default"].weight.normal_()
+    x = torch.randn(2, 3, o_proj.in_features)
+    bank, index = gates.locate(find_targets(peft_model)[0].path)
+    rotated = so8.rotate(x, bank.rotations()[index])
+    unrotated_lora = type(o_proj).forward(o_proj, x) - o_proj.base_layer(x)
+    with torch.no_grad():
+        assert torch.allclose(o_proj(x), type(o_proj).forward(o_proj, rotated), atol=1e-5)
+        rotated_lora = o_proj(x) - o_proj.base_layer(rotated)
+    assert torch.allclose(rotated_lora, type(o_proj).forward(o_proj, rotated) - o_proj.base_layer(rotated), atol=1e-5)
+    assert (rotated_lora - unrotated_lora).abs().max() > 1e-3
 
 
 def test_save_load_round_trip_and_foreign_base_refused(smol, tiny_qwen2vl, tmp_path):

@@ -1,10 +1,10 @@
 """Find every attention output projection in an HF decoder and gate its input with an SO(8) rotation.
 
-The gate sits after SDPA and before o_proj, implemented as a forward pre-hook on whatever module sits at
-the projection's attribute (a PEFT LoRA layer or a bitsandbytes layer), so it rotates the input of the whole
-projection, LoRA path included. Apply PEFT first, then inject. A plain nn.Linear projection instead gets a
-forward that, when no gradient reaches the gate or the weight (generation), multiplies by the cached folded
-weight W · blockdiag(R): gated inference then costs what the base model costs.
+The gate sits after SDPA and before o_proj, implemented as a forward installed on whatever module sits at
+the projection's attribute (a plain Linear, a PEFT LoRA layer or a bitsandbytes layer), so it rotates the
+input of the whole projection, LoRA path included. Apply PEFT first, then inject. A plain nn.Linear with no
+gradient to feed (generation) multiplies by the cached folded weight W · blockdiag(R) instead: gated
+inference then costs what the base model costs.
 """
 
 from __future__ import annotations
@@ -114,10 +114,7 @@ def inject_gates(model: nn.Module, layers: list[int] | None = None, include_visi
     setattr(base, GATES_ATTR, gates)
     for t in targets:
         bank, index = gates.locate(t.path)
-        if _is_plain_linear(t.projection):
-            gates.hook_handles.append(_FoldingForward(t.projection, bank, index))
-        else:
-            gates.hook_handles.append(t.projection.register_forward_pre_hook(_rotate_input(bank, index)))
+        gates.hook_handles.append(_GatedForward(t.projection, bank, index))
     stack_root = _common_ancestor(base, [t.path for t in targets])
     gates.hook_handles.append(stack_root.register_forward_pre_hook(lambda _module, _args: _start_forward(gates)))
     return gates
@@ -175,36 +172,39 @@ def _rotated(bank: SO8GateBank, index: int, x: torch.Tensor) -> torch.Tensor:
     return so8.rotate(x, bank.layer_rotation(index, precision, x.dtype))
 
 
-def _rotate_input(bank: SO8GateBank, index: int):
-    def hook(_module: nn.Module, args: tuple):
-        return (_rotated(bank, index, args[0]), *args[1:])
-
-    return hook
-
-
 def _is_plain_linear(module: nn.Module) -> bool:
     """An exact nn.Linear (not a quantized or adapter subclass) whose forward nobody else has replaced."""
     return (type(module) is nn.Linear and module.weight.is_floating_point() and "forward" not in vars(module)
             and not hasattr(module, "_hf_hook"))
 
 
-class _FoldingForward:
-    """The forward of a gated plain nn.Linear, installed on the instance; `remove()` restores the class's.
+class _GatedForward:
+    """The forward of a gated projection, installed on the instance; `remove()` puts back what was there.
 
-    While a gradient must reach the generators or the weight it rotates the input as the pre-hook does;
-    otherwise it multiplies by the bank's cached folded weight, so the rotation costs nothing per token.
+    It rotates the projection's input, then runs the projection's own forward (LoRA path included). Being the
+    instance's forward rather than a forward pre-hook keeps the module on PyTorch's hook-free call path,
+    which counts in launch-bound GPU steps. A plain nn.Linear, when no gradient must reach the generators or
+    the weight (generation), multiplies by the bank's cached folded weight W · blockdiag(R) instead, so the
+    rotation costs nothing per token.
     """
 
-    def __init__(self, linear: nn.Linear, bank: SO8GateBank, index: int) -> None:
-        self.linear, self.bank, self.index = linear, bank, index
-        linear.forward = self
+    def __init__(self, projection: nn.Module, bank: SO8GateBank, index: int) -> None:
+        self.projection, self.bank, self.index = projection, bank, index
+        self.foldable = _is_plain_linear(projection)
+        self.replaced = vars(projection).get("forward")
+        self.inner = projection.forward
+        projection.forward = self
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.linear.weight
-        if torch.is_grad_enabled() and (self.bank.generators.requires_grad or weight.requires_grad):
-            return F.linear(_rotated(self.bank, self.index, x), weight, self.linear.bias)
-        return F.linear(x, self.bank.folded_weight(self.index, weight), self.linear.bias)
+    def __call__(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        if self.foldable and not (torch.is_grad_enabled()
+                                  and (self.bank.generators.requires_grad or self.projection.weight.requires_grad)):
+            return F.linear(x, self.bank.folded_weight(self.index, self.projection.weight), self.projection.bias)
+        return self.inner(_rotated(self.bank, self.index, x), *args, **kwargs)
 
     def remove(self) -> None:
-        if vars(self.linear).get("forward") is self:
-            del self.linear.forward
+        if vars(self.projection).get("forward") is not self:
+            return
+        if self.replaced is None:
+            del self.projection.forward
+        else:
+            self.projection.forward = self.replaced
