@@ -109,7 +109,7 @@ class SafetyAgent:
         if verdict.decision != "ALLOW" or not answer:
             return result
         text = self._continue(inputs["input_ids"], prefill)
-        check = self.judge.judge(text) if text.strip() else None
+        check = self.judge.judge(text, answer=True) if text.strip() else None
         if check is None or check.decision == "ALLOW":
             result.answer = text
             return result
@@ -145,7 +145,7 @@ class SafetyAgent:
             sequence = torch.cat([input_ids, first], dim=1)
             with torch.no_grad():
                 generated = self.model.generate(input_ids=sequence, attention_mask=torch.ones_like(sequence),
-                                                past_key_values=prefill.past_key_values, do_sample=False,
+                                                cache=prefill.past_key_values, do_sample=False,
                                                 max_new_tokens=self.max_new_tokens - 1,
                                                 pad_token_id=self.tokenizer.pad_token_id)
             tokens = generated[:, input_ids.shape[1]:]
