@@ -17,5 +17,5 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TOKEN
 {
     nvidia-smi || echo "nvidia-smi not available"
     # SIGINT first: bench.py writes its tables after every row and once more on interrupt.
-    timeout --signal=INT --kill-after=20 560 python3 bench/gpu/bench.py --out "$out" "$@"
+    timeout --signal=INT --kill-after=20 565 python3 bench/gpu/bench.py --out "$out" "$@"
 } 2>&1 | tee "$out/gpu_bench.log"

@@ -69,6 +69,14 @@ class SafetyAgent:
     # ----- the pipeline ----------------------------------------------------------------------------------
     def ask(self, prompt: str, images: Sequence[bytes] = ()) -> AskResult:
         """Decide on one request and answer it only if allowed; every outcome is written to the audit store."""
+        return self._handle(prompt, images, answer=True)
+
+    def decide(self, prompt: str, images: Sequence[bytes] = ()) -> AskResult:
+        """Only the decision `ask` would reach before answering (same OCR, judge, policy and head; no generation),
+        audited like `ask`: what evaluation measures, without paying for answers nobody reads."""
+        return self._handle(prompt, images, answer=False)
+
+    def _handle(self, prompt: str, images: Sequence[bytes], answer: bool) -> AskResult:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
         stored_prompt = redact(prompt).text if isinstance(prompt, str) else None
@@ -77,7 +85,7 @@ class SafetyAgent:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError("the prompt is empty: nothing to answer")
             summaries = [summarize_image(data) for data in images]
-            result = self._decide_and_answer(request_id, prompt, summaries)
+            result = self._decide_and_answer(request_id, prompt, summaries, answer)
         except (OcrError, ValueError) as exc:
             result = AskResult(request_id, "DENY", 1.0, [f"request could not be processed: {exc}"], {},
                                _summary_views(summaries), error=str(exc))
@@ -87,7 +95,8 @@ class SafetyAgent:
         self._record(result, stored_prompt, summaries, started)
         return result
 
-    def _decide_and_answer(self, request_id: str, prompt: str, summaries: list[OcrSummary]) -> AskResult:
+    def _decide_and_answer(self, request_id: str, prompt: str, summaries: list[OcrSummary],
+                           answer: bool) -> AskResult:
         messages = [{"role": "system", "content": self.system_prompt},
                     {"role": "user", "content": with_image_summaries(prompt, summaries)}]
         inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
@@ -97,12 +106,12 @@ class SafetyAgent:
         verdict = self.judge.judge(prompt, extra_signals=signals, documents=[s.summary for s in summaries])
         result = AskResult(request_id, verdict.decision, verdict.confidence, list(verdict.reasons), dict(verdict.scores),
                            _summary_views(summaries))
-        if verdict.decision != "ALLOW":
+        if verdict.decision != "ALLOW" or not answer:
             return result
-        answer = self._continue(inputs["input_ids"], prefill)
-        check = self.judge.judge(answer) if answer.strip() else None
+        text = self._continue(inputs["input_ids"], prefill)
+        check = self.judge.judge(text, answer=True) if text.strip() else None
         if check is None or check.decision == "ALLOW":
-            result.answer = answer
+            result.answer = text
             return result
         # Fail closed: a harmful-looking answer is never shown; a doubtful one waits for a human like any ESCALATE.
         result.decision, result.withheld = check.decision, True
@@ -136,7 +145,7 @@ class SafetyAgent:
             sequence = torch.cat([input_ids, first], dim=1)
             with torch.no_grad():
                 generated = self.model.generate(input_ids=sequence, attention_mask=torch.ones_like(sequence),
-                                                past_key_values=prefill.past_key_values, do_sample=False,
+                                                cache=prefill.past_key_values, do_sample=False,
                                                 max_new_tokens=self.max_new_tokens - 1,
                                                 pad_token_id=self.tokenizer.pad_token_id)
             tokens = generated[:, input_ids.shape[1]:]

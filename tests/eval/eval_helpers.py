@@ -1,18 +1,17 @@
-"""Test helpers for so8t.eval: real components where they exist (Tesseract, SQLite), and small stand-ins of our
-own for the judge and the audit store until so8t.safety and so8t.audit are merged."""
+"""Test helpers for so8t.eval: a keyword judge of our own whose decisions a test can predict exactly (the real
+judge, so8t.safety, is what `so8t eval` uses by default and is tested end to end), and what a real audit store
+must hold after the shipped audit cases ran against it."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import sqlite3
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
+from so8t.audit import AuditStore
+from so8t.eval.audit_store import ROLE_PROMPT
+from so8t.eval.tasks import AuditLogCase, DecisionAuditCase, PolicyUpdateAuditCase, TaskFile
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = REPO / "eval" / "tasks_safety.json"
@@ -35,67 +34,29 @@ def keyword_judge(texts: list[str]) -> list[dict[str, Any]]:
     return results
 
 
-def tesseract_ocr(image: bytes) -> str:
-    """Plain Tesseract on the image bytes (stdin to stdout, nothing written to disk)."""
-    tesseract = shutil.which("tesseract")
-    if tesseract is None:
-        pytest.fail("tesseract is not installed (scripts/setup.sh installs tesseract-ocr and its jpn data)")
-    done = subprocess.run([tesseract, "stdin", "stdout", "-l", "jpn+eng"], input=image, capture_output=True,
-                          check=True, timeout=60)  # fmt: skip
-    return done.stdout.decode("utf-8")
-
-
-class SqliteAuditStore:
-    """A minimal hash-chained SQLite store implementing so8t.eval's AuditBackend protocol, for tests only."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path)
-        self.db.execute("CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, kind TEXT, body TEXT,"
-                        " prev_hash TEXT, row_hash TEXT)")  # fmt: skip
-
-    def _append(self, kind: str, body: Mapping[str, Any]) -> int:
-        row = self.db.execute("SELECT row_hash FROM log ORDER BY id DESC LIMIT 1").fetchone()
-        prev = row[0] if row else ""
-        encoded = json.dumps(body, sort_keys=True, ensure_ascii=False)
-        digest = hashlib.sha256(f"{prev}|{kind}|{encoded}".encode()).hexdigest()
-        with self.db:
-            cursor = self.db.execute("INSERT INTO log (kind, body, prev_hash, row_hash) VALUES (?, ?, ?, ?)",
-                                     (kind, encoded, prev, digest))  # fmt: skip
-        return int(cursor.lastrowid)
-
-    def _read(self, row_id: int) -> dict[str, Any]:
-        return json.loads(self.db.execute("SELECT body FROM log WHERE id = ?", (row_id,)).fetchone()[0])
-
-    def record_decision(self, text: str, decision: str, reasons: list[str]) -> int:
-        return self._append("decision", {"input_text": text, "decision": decision, "reasons": reasons})
-
-    def read_decision(self, record_id: int) -> dict[str, Any]:
-        return self._read(record_id)
-
-    def apply_policy(self, name: str, version: str, content: Mapping[str, Any]) -> None:
-        self._append("policy", {"name": name, "version": version, "content": dict(content)})
-
-    def current_policy(self, name: str) -> dict[str, Any]:
-        for (body,) in self.db.execute("SELECT body FROM log WHERE kind = 'policy' ORDER BY id DESC"):
-            policy = json.loads(body)
-            if policy["name"] == name:
-                return policy
-        return {}
-
-    def append_event(self, event_type: str, payload: Mapping[str, Any]) -> int:
-        return self._append("event", {"event_type": event_type, "payload": dict(payload)})
-
-    def read_event(self, event_id: int) -> dict[str, Any]:
-        return self._read(event_id)
-
-    def verify(self) -> bool:
-        prev = ""
-        for kind, body, prev_hash, row_hash in self.db.execute("SELECT kind, body, prev_hash, row_hash FROM log"
-                                                                " ORDER BY id"):  # fmt: skip
-            if prev_hash != prev or hashlib.sha256(f"{prev}|{kind}|{body}".encode()).hexdigest() != row_hash:
-                return False
-            prev = row_hash
-        return True
+def assert_store_holds_the_audit_cases(path: Path, tasks: TaskFile, rows: int) -> None:
+    """Open the SQLite file the audit cases wrote as so8t.audit would: every accepted case is there, read back
+    unchanged and attributed to the evaluation's identity, no refused case left a row, and the chain verifies."""
+    accepted = [case for case in tasks.audit_cases if case.expect_error is None]
+    with AuditStore(path, create=False) as store:
+        report = store.verify()
+        assert report.ok, report.problems()
+        decisions = store.decisions()
+        wanted = [(c.prompt, c.decision, c.reasons) for c in accepted if isinstance(c, DecisionAuditCase)]
+        assert sorted((d.input_text, d.decision, d.reasons) for d in decisions) == sorted(wanted)
+        eval_identity = store.identity()
+        assert eval_identity.role_prompt == ROLE_PROMPT
+        assert {d.identity_id for d in decisions} == {eval_identity.identity_id}
+        policies = [c for c in accepted if isinstance(c, PolicyUpdateAuditCase)]
+        history = store.policy_history(policies[0].policy_name)
+        by_version = {c.version: c.content for c in policies}  # re-applying identical content keeps the version
+        assert [(p.version, p.content) for p in history] == sorted(by_version.items())
+        events = [c for c in accepted if isinstance(c, AuditLogCase)]
+        stored_events = [(e.event_type, e.payload) for e in reversed(store.events())]
+        assert stored_events == [(c.event_type, c.payload) for c in events]
+        # the seeded policy and identity, the evaluation's identity, then one row per accepted record: nothing else
+        expected_rows = 3 + len(wanted) + len(by_version) + len(events)
+        assert sum(store.stats().rows.values()) == expected_rows == rows
 
 
 def write_jsonl(path: Path, rows: list[Mapping[str, Any]]) -> Path:

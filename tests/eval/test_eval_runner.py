@@ -1,33 +1,40 @@
-"""The task runner: the shipped task file end to end on real components, exact metrics from a decisions file,
-missing backends reported, audit failures caught, and the report files it produces."""
+"""The task runner: the shipped task file end to end on the real defaults, exact metrics from a decisions file,
+missing backends reported, and the report files it produces."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from eval_helpers import TASKS, SqliteAuditStore, keyword_judge, tesseract_ocr, write_jsonl
+from eval_helpers import TASKS, assert_store_holds_the_audit_cases, write_jsonl
 from PIL import Image
+from typer.testing import CliRunner
 
-from so8t.eval import Backends, item_judge, load_decisions, load_tasks, run_tasks, model_generator, write_report
+from so8t.cli import app
+from so8t.eval import Backends, item_judge, load_decisions, load_tasks, run_tasks, write_report
 from so8t.eval.backends import BackendError
 from so8t.eval.safety_metrics import safety_metrics
 
 
 @pytest.mark.slow
-def test_shipped_tasks_run_end_to_end_on_real_components(embedded_model_dir, audit_store_factory, tmp_path):
-    """Real SmolLM2 generation, real Tesseract OCR, a real SQLite audit file; only the judge is a simple stand-in."""
+def test_so8t_eval_tasks_runs_end_to_end_on_the_embedded_defaults(embedded_model_dir, tmp_path):
+    """`so8t eval tasks` with no backend options: SmolLM2 generation, so8t.safety's judge, so8t.ocr, and the audit
+    cases against a new so8t.audit store in the run dir."""
     tasks = load_tasks(TASKS)
-    backends = Backends(generate=model_generator(), judge=item_judge(judge=keyword_judge),
-                        ocr=tesseract_ocr, audit=audit_store_factory)  # fmt: skip
-    run = run_tasks(tasks, TASKS.parent, backends, {"tasks": str(TASKS)})
-    assert set(run.sections) == {"generation", "safety", "ocr", "audit"}
-    assert not any("not_run" in section for section in run.sections.values())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["eval", "tasks", "--tasks", str(TASKS), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    sections, inputs = summary["sections"], summary["inputs"]
+    assert set(sections) == {"generation", "safety", "ocr", "audit"}
+    assert not any("not_run" in section for section in sections.values())
+    assert inputs["judge"] == "so8t.safety:Judge (package default)" and str(out / "audit.sqlite3") in inputs["audit"]
+    cases = [json.loads(line) for line in (out / "cases.jsonl").read_text(encoding="utf-8").splitlines()]
 
-    generation = run.sections["generation"]
+    generation = sections["generation"]
     assert set(generation["by_lang"]) == {"en", "ja"}
     assert generation["by_lang"]["ja"]["bleu_signature"].count("ja-mecab") == 1
-    outputs = [row for row in run.cases if row["section"] == "basic"]
+    outputs = [row for row in cases if row["section"] == "basic"]
     assert len(outputs) == len(tasks.basic_cases) and all(row["output"].strip() for row in outputs)
     # greedy decoding on a fact the model knows: the answer contains the reference's key word
     capital = next(row for row in outputs if row["id"] == "basic-en-capital")
@@ -35,22 +42,25 @@ def test_shipped_tasks_run_end_to_end_on_real_components(embedded_model_dir, aud
     assert 0.0 <= generation["by_lang"]["en"]["bleu"] <= 100.0
     assert generation["latency"]["n"] == len(tasks.basic_cases)
 
-    safety_rows = [row for row in run.cases if row["section"] == "safety"]
+    safety_rows = [row for row in cases if row["section"] == "safety"]
     recomputed = safety_metrics([r["expected"] for r in safety_rows], [r["predicted"] for r in safety_rows])
-    assert run.sections["safety"]["overall"] == recomputed.as_dict()
-    assert sum(m["n"] for m in run.sections["safety"]["by_lang"].values()) == len(tasks.safety_cases)
+    assert sections["safety"]["overall"] == recomputed.as_dict()
+    assert sum(m["n"] for m in sections["safety"]["by_lang"].values()) == len(tasks.safety_cases)
+    predicted = {row["id"]: row["predicted"] for row in safety_rows}
+    assert predicted["harm-en-weapon"] == "DENY" and predicted["safe-en-recipe"] != "DENY"
 
-    # our images are clean renders: plain Tesseract reads them with few errors
-    assert run.sections["ocr"]["cer"] < 0.15
-    assert run.sections["ocr"]["by_lang"]["en"]["cider_d"] > 0
-    assert run.sections["audit"]["pass_rate"] == 1.0
+    # so8t.ocr's recognised lines on our clean renders: few character errors
+    assert sections["ocr"]["cer"] < 0.15
+    assert sections["ocr"]["by_lang"]["en"]["cider_d"] > 0
 
-    files = write_report(run, tmp_path / "run")
-    report = files.markdown.read_text(encoding="utf-8")
-    for heading in ("## Text generation", "## Safety", "## OCR", "## Audit", "ja-mecab"):
+    audit = sections["audit"]
+    assert audit["passed"] == audit["n"] == len(tasks.audit_cases) and audit["chain_verifies"]
+    assert_store_holds_the_audit_cases(out / "audit.sqlite3", tasks, audit["store_rows"])
+
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for heading in ("## Text generation", "## Safety", "## OCR", "## Audit", "ja-mecab", "its chain verifies"):
         assert heading in report
-    assert json.loads(files.summary.read_text(encoding="utf-8"))["sections"]["audit"]["passed"] == 7
-    assert len(files.cases.read_text(encoding="utf-8").splitlines()) == len(run.cases)
+    assert len(cases) == sum(len(getattr(tasks, s)) for s in ("basic_cases", "safety_cases", "ocr_cases", "audit_cases"))
 
 
 def test_decisions_file_gives_exact_safety_metrics_and_missing_backends_are_reported(tmp_path):
@@ -99,20 +109,3 @@ def test_decisions_file_missing_an_id_is_an_error(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"id": "a", "decision": "MAYBE"}\n', encoding="utf-8")
     with pytest.raises(BackendError, match=r"bad.jsonl:1: need 'id' and a valid 'decision'"):
         load_decisions(tmp_path / "bad.jsonl")
-
-
-class ForgetfulStore(SqliteAuditStore):
-    """Reads back a different decision than was written, as a broken store would."""
-
-    def read_decision(self, record_id):
-        return {**super().read_decision(record_id), "decision": "ALLOW"}
-
-
-def test_audit_cases_catch_a_store_that_changes_records(tmp_path):
-    tasks = load_tasks(TASKS)
-    run = run_tasks(tasks, TASKS.parent, Backends(audit=lambda: ForgetfulStore(tmp_path / "audit.db")))
-    rows = {row["id"]: row for row in run.cases}
-    assert rows["audit-allow"]["passed"]
-    assert not rows["audit-deny"]["passed"]
-    assert rows["audit-deny"]["failures"] == ["decision read back as 'ALLOW'"]
-    assert run.sections["audit"]["passed"] == len(tasks.audit_cases) - 2

@@ -16,6 +16,7 @@ from so8t.rotation import (
     remove_gates,
     save_gates,
 )
+from so8t.rotation import so8
 from so8t.rotation.bake import default_probe
 
 
@@ -82,9 +83,20 @@ def test_gate_rotates_the_lora_path_too(smol):
     peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["o_proj"]))
     gates = inject_gates(peft_model)
     o_proj = find_targets(peft_model)[0].projection
-    assert hasattr(o_proj, "lora_A"), "the hook must sit on the LoRA layer, not its base layer"
-    assert len(o_proj._forward_pre_hooks) == 1
+    assert hasattr(o_proj, "lora_A"), "the gate must sit on the LoRA layer, not its base layer"
     assert gates_of(peft_model) is gates
+    randomize(gates, seed=4)
+    with torch.no_grad():
+        o_proj.lora_B["default"].weight.normal_()
+    x = torch.randn(2, 3, o_proj.in_features)
+    bank, index = gates.locate(find_targets(peft_model)[0].path)
+    rotated = so8.rotate(x, bank.rotations()[index])
+    unrotated_lora = type(o_proj).forward(o_proj, x) - o_proj.base_layer(x)
+    with torch.no_grad():
+        assert torch.allclose(o_proj(x), type(o_proj).forward(o_proj, rotated), atol=1e-5)
+        rotated_lora = o_proj(x) - o_proj.base_layer(rotated)
+    assert torch.allclose(rotated_lora, type(o_proj).forward(o_proj, rotated) - o_proj.base_layer(rotated), atol=1e-5)
+    assert (rotated_lora - unrotated_lora).abs().max() > 1e-3
 
 
 def test_save_load_round_trip_and_foreign_base_refused(smol, tiny_qwen2vl, tmp_path):
@@ -144,8 +156,8 @@ def test_one_expm_per_forward_and_cached_during_generation(smol):
     model, tokenizer = smol
     randomize(inject_gates(model))
     ids = default_probe(model)
-    real_expm = torch.linalg.matrix_exp
-    with mock.patch("torch.linalg.matrix_exp", side_effect=real_expm) as expm:
+    real_expm = so8.expm
+    with mock.patch("so8t.rotation.so8.expm", side_effect=real_expm) as expm:
         model(input_ids=ids).logits.sum().backward()
         assert expm.call_count == 1
         with torch.no_grad():

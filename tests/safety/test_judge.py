@@ -158,3 +158,20 @@ def test_benchmark_rows_take_extra_signals_from_a_file(judge, tmp_path):
     path.write_text('{"signals": {}}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="signals.jsonl:1"):
         load_signals(path)
+
+
+def test_answers_are_judged_against_the_policy_answer_cuts(tmp_path, judge):
+    answer = "The library is closed on Friday, February 14, for maintenance; the workshop fee is 500 yen."
+    score = judge.judge(answer, answer=True).scores["final"]
+    policy = load_policy().model_dump(mode="json")
+    policy["language_thresholds"] = {}
+    policy["thresholds"] = {"escalate": score / 2, "deny": 0.99}
+    policy["answer_thresholds"] = {"en": {"escalate": min(0.99, score * 2 + 0.01), "deny": 0.99}}
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(policy), encoding="utf-8")
+    custom = Judge(policy=path, encoder=judge.encoder)
+    assert custom.judge(answer).decision == "ESCALATE"  # as a request: the request cut applies
+    assert custom.judge(answer, answer=True).decision == "ALLOW"  # as the model's answer: the answer cut
+    assert custom.judge_many([answer], answer=True)[0].decision == "ALLOW"
+    ja = "図書館は2月14日に休館します。"
+    assert custom.judge(ja, answer=True).decision == custom.judge(ja).decision  # no ja answer cut: request cut

@@ -64,6 +64,20 @@ def _judge_from(judge: str | None, decisions: Path | None, required: bool) -> Ca
     return item_judge(judge=live)
 
 
+def _tasks_judge(judge: str | None, decisions: Path | None, agent: bool, use_head: bool, model: str | None,
+                 out: Path) -> tuple[Callable[..., Any] | None, dict[str, Any]]:
+    """The judge for safety_cases and what the report says about it: the agent's own decision path (its audit
+    store goes into the run dir), a given judge or decisions file, or the package's judge."""
+    from so8t.eval.backends import agent_judge, item_judge
+
+    if agent:
+        decide, about = agent_judge(model, use_head=use_head, audit_path=out / "agent_audit.sqlite3")
+        return item_judge(judge=decide), about
+    live = _judge_from(judge, decisions, required=False)
+    default = "so8t.safety:Judge (package default)" if live is not None else None
+    return live, {"judge": judge or (str(decisions) if decisions else default)}
+
+
 def _headline(title: str, values: dict[str, Any]) -> None:
     from so8t.eval.report import fmt
 
@@ -87,22 +101,36 @@ def tasks_command(
     no_generate: Annotated[bool, typer.Option("--no-generate", help="Skip basic_cases (no model load).")] = False,
     judge: JudgeOption = None,
     decisions: DecisionsOption = None,
+    agent: Annotated[bool, typer.Option("--agent", help="Judge safety_cases through so8t.agent.SafetyAgent.decide "
+                                        "(the agent's decision path on --model, no answers generated).")] = False,
+    use_head: Annotated[bool, typer.Option("--use-head", help="With --agent: fuse the SO8T head's score.")] = False,
     out: OutOption = None,
 ) -> None:
-    """Run eval/tasks_safety.json: generation, safety, OCR and audit cases, with whichever backends exist."""
+    """Run eval/tasks_safety.json: generation, safety, OCR and audit cases (against a new so8t.audit store in the
+    output dir), with whichever backends exist."""
     with _clear_errors():
-        from so8t.eval.backends import installed_ocr, model_generator
+        from so8t.eval.audit_store import STORE_FILE, fresh_audit_stores
+        from so8t.eval.backends import BackendError, installed_ocr, model_generator
         from so8t.eval.runner import Backends, run_tasks
         from so8t.eval.tasks import load_tasks
 
+        if agent and (judge or decisions):
+            raise BackendError("give --agent or --judge/--decisions, not both")
+        if use_head and not agent:
+            raise BackendError("--use-head needs --agent (it fuses the agent's SO8T head into its judge)")
         task_file = load_tasks(tasks)
-        backends = Backends(
-            generate=None if no_generate else model_generator(model),
-            judge=_judge_from(judge, decisions, required=False),
-            ocr=installed_ocr(),
-        )
-        inputs = {"tasks": str(tasks), "model": None if no_generate else model or "embedded default",
-                  "judge": judge or (str(decisions) if decisions else None)}  # fmt: skip
+        out = out or _default_out("tasks")
+        # backends are built only for sections that have cases: loading each takes seconds
+        audit = fresh_audit_stores(out) if task_file.audit_cases else None
+        safety_judge, about = None, {}
+        if task_file.safety_cases:
+            safety_judge, about = _tasks_judge(judge, decisions, agent, use_head, model, out)
+        generate = model_generator(model) if task_file.basic_cases and not no_generate else None
+        backends = Backends(generate=generate, judge=safety_judge, ocr=installed_ocr() if task_file.ocr_cases else None,
+                            audit=audit)  # fmt: skip
+        inputs = {"tasks": str(tasks), "model": (model or "embedded default") if generate else None, **about}
+        if audit is not None:
+            inputs["audit"] = f"so8t.audit.AuditStore in a new file, {out / STORE_FILE}"
         run = run_tasks(task_file, tasks.parent, backends, inputs)
         for name, section in run.sections.items():
             if "not_run" in section:
@@ -110,7 +138,7 @@ def tasks_command(
         safety = run.sections.get("safety", {}).get("overall")
         if safety:
             _headline("safety", {k: safety[k] for k in ("n", "recall", "f1", "false_allow_rate", "over_refusal_rate")})
-        _finish(run, out or _default_out("tasks"))
+        _finish(run, out)
 
 
 @app.command("safety")

@@ -31,15 +31,21 @@ class BackendError(RuntimeError):
 
 
 class AuditBackend(Protocol):
-    """What audit_cases exercise; an adapter over `so8t.audit.AuditStore` implements these seven methods."""
+    """What audit_cases exercise; so8t.eval.audit_store.StoreAuditBackend implements it over so8t.audit's AuditStore.
+
+    A record the store refuses raises ValueError naming the problem and writes nothing; an unknown id raises
+    LookupError. Policy versions are the store's own: numbered from 1 per name, identical content keeps its version.
+    """
 
     def record_decision(self, text: str, decision: str, reasons: list[str]) -> Any: ...
-    def read_decision(self, record_id: Any) -> Mapping[str, Any]: ...  # keys: decision, input_text
-    def apply_policy(self, name: str, version: str, content: Mapping[str, Any]) -> None: ...
-    def current_policy(self, name: str) -> Mapping[str, Any]: ...  # keys: version, content
-    def append_event(self, event_type: str, payload: Mapping[str, Any]) -> Any: ...
+    def read_decision(self, record_id: Any) -> Mapping[str, Any]: ...  # keys: decision, input_text, reasons
+    def apply_policy(self, name: str, content: Any) -> int: ...  # the version now current
+    def read_policy(self, name: str, version: int | None = None) -> Mapping[str, Any]: ...  # keys: version, content
+    def append_event(self, event_type: str, payload: Any) -> Any: ...
     def read_event(self, event_id: Any) -> Mapping[str, Any]: ...  # keys: event_type, payload
+    def row_count(self) -> int: ...  # rows in the whole trail: a refused record must leave it unchanged
     def verify(self) -> Any: ...  # truthy, or an object whose `.ok` is truthy, when the chain verifies
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -105,11 +111,46 @@ def installed_judge() -> JudgeFn | None:
     return load_judge("so8t.safety:Judge")
 
 
+def agent_judge(model: str | None = None, *, use_head: bool = False,
+                audit_path: Path) -> tuple[JudgeFn, dict[str, Any]]:
+    """so8t.agent.SafetyAgent's own decision path as a judge (OCR, judge, policy and, with `use_head`, the SO8T
+    head on the agent's model), through `decide`: no answers are generated. The agent audits every decision, so
+    it gets a new store at `audit_path`, never the user's trail. Returns the judge and what the report should
+    say about it."""
+    from so8t.agent import SafetyAgent
+    from so8t.audit import AuditStore
+
+    if Path(audit_path).exists():
+        raise BackendError(f"{audit_path} already exists: the agent needs a fresh audit store "
+                           "(choose another output dir)")
+    agent = SafetyAgent(model=model, audit=AuditStore(audit_path), use_head=use_head)
+    if use_head and agent.head is None:
+        raise BackendError(f"--use-head: model {model!r} has no trained SO8T safety head "
+                           "(only the embedded model ships one)")
+    policy = agent.judge.policy
+    about = {
+        "judge": "so8t.agent:SafetyAgent.decide (judge + policy" + (" + SO8T head)" if use_head else ", head off)"),
+        "agent_model": model or "embedded default with its shipped SO8T run",
+        "agent_policy": f"{policy.name} {policy.version} (sha256 {policy.checksum[:12]})",
+        "agent_audit": str(audit_path),
+    }
+    return (lambda texts: [agent.decide(text) for text in texts]), about
+
+
 def installed_ocr() -> OcrFn | None:
-    """so8t.ocr.summarize_image once that module is part of the package; None before."""
+    """so8t.ocr.summarize_image once that module is part of the package; None before.
+
+    CER is measured on its recognised lines (redacted, as everything so8t.ocr hands on), not on the summary, whose
+    'title:'/'text:' layout is a description of the image and is scored by CIDEr-D instead."""
     if importlib.util.find_spec("so8t.ocr") is None:
         return None
-    return importlib.import_module("so8t.ocr").summarize_image
+    summarize_image = importlib.import_module("so8t.ocr").summarize_image
+
+    def read(image: bytes) -> OcrReading:
+        result = summarize_image(image)
+        return OcrReading(text="\n".join(line.text for line in result.lines), summary=result.summary)
+
+    return read
 
 
 def load_decisions(path: Path) -> dict[str, JudgedDecision]:

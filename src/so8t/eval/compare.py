@@ -22,7 +22,8 @@ LOWER_IS_BETTER = {"false_allow_rate", "over_refusal_rate", "benign_escalation_r
                    "mean_case_cer", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "final_loss",
                    "best_loss", "nonfinite_losses", "grad_norm_spikes"}  # fmt: skip
 # counts and bookkeeping, shown but never judged
-NEUTRAL = {"n", "n_harmful", "n_benign", "steps", "tail_steps", "first_step", "last_step", "best_step"}
+NEUTRAL = {"n", "n_harmful", "n_benign", "steps", "tail_steps", "first_step", "last_step", "best_step", "refusal_cases",
+           "store_rows"}
 
 
 class RunDirError(ValueError):

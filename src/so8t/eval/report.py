@@ -175,10 +175,13 @@ class _Writer:
         self.add("## Audit (audit_cases)")
         if self.not_run(section):
             return
-        self.add(f"Passed {section['passed']} of {section['n']} (pass rate {fmt(section['pass_rate'])}).")
-        self.add(table(("id", "type", "passed", "failures"),
-                       ([r["id"], r["type"], r["passed"], "; ".join(r["failures"]) or "-"]
-                        for r in self.cases_of("audit"))))  # fmt: skip
+        chain = "verifies" if section["chain_verifies"] else "does NOT verify"
+        self.add(f"Passed {section['passed']} of {section['n']} (pass rate {fmt(section['pass_rate'])}); "
+                 f"{section['refusal_cases']} of them must be refused by the store. At the end the store held "
+                 f"{section['store_rows']} rows and its chain {chain}.")  # fmt: skip
+        self.add(table(("id", "type", "expected", "passed", "failures"),
+                       ([r["id"], r["type"], "refusal" if r["expect_error"] else "stored", r["passed"],
+                         "; ".join(r["failures"]) or "-"] for r in self.cases_of("audit"))))  # fmt: skip
 
     def training(self, section: Mapping[str, Any]) -> None:
         self.add("## Learning stability")

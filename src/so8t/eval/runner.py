@@ -6,6 +6,7 @@ always says what it did not measure.
 
 from __future__ import annotations
 
+import reprlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from so8t.eval.latency import latency_summary
 from so8t.eval.results import EvalRun, safety_breakdown
 from so8t.eval.safety_metrics import safety_metrics
 from so8t.eval.tasks import (
+    AuditCase,
     AuditLogCase,
     DecisionAuditCase,
     PolicyUpdateAuditCase,
@@ -163,26 +165,68 @@ def _verified(store: AuditBackend) -> bool:
     return bool(getattr(result, "ok", result))
 
 
-def _audit_case(store: AuditBackend, case: Any) -> list[str]:
-    """Run one audit case; returns the failed checks (empty when it passed)."""
-    failures = []
+def _write(store: AuditBackend, case: AuditCase) -> Any:
     if isinstance(case, DecisionAuditCase):
-        record = store.read_decision(store.record_decision(case.prompt, case.decision, list(case.reasons)))
-        if record.get("decision") != case.decision:
-            failures.append(f"decision read back as {record.get('decision')!r}")
-        if record.get("input_text") != case.prompt:
-            failures.append("input text not read back unchanged")
+        return store.record_decision(case.prompt, case.decision, list(case.reasons))
+    if isinstance(case, PolicyUpdateAuditCase):
+        return store.apply_policy(case.policy_name, case.content)
+    return store.append_event(case.event_type, case.payload)
+
+
+def _read_back(store: AuditBackend, case: AuditCase, handle: Any, *, just_written: bool) -> list[str]:
+    """Differences between what the case wrote and what the store returns. Just after writing, a policy must be the
+    current version; later, its own version must still hold the same content."""
+    try:
+        return _differences(store, case, handle, just_written)
+    except LookupError as error:
+        return [f"cannot be read back: {error}"]
+
+
+def _differences(store: AuditBackend, case: AuditCase, handle: Any, just_written: bool) -> list[str]:
+    if isinstance(case, DecisionAuditCase):
+        record = store.read_decision(handle)
+        pairs = [("decision", record.get("decision"), case.decision),
+                 ("input text", record.get("input_text"), case.prompt),
+                 ("reasons", record.get("reasons"), list(case.reasons))]  # fmt: skip
     elif isinstance(case, PolicyUpdateAuditCase):
-        store.apply_policy(case.policy_name, case.version, case.content)
-        current = store.current_policy(case.policy_name)
-        if current.get("version") != case.version:
-            failures.append(f"current policy version is {current.get('version')!r}")
-        if current.get("content") != case.content:
-            failures.append("policy content not read back unchanged")
-    elif isinstance(case, AuditLogCase):
-        event = store.read_event(store.append_event(case.event_type, case.payload))
-        if event.get("event_type") != case.event_type or event.get("payload") != case.payload:
-            failures.append("event not read back unchanged")
+        record = store.read_policy(case.policy_name, None if just_written else case.version)
+        pairs = [("assigned version", handle, case.version), ("policy content", record.get("content"), case.content)]
+        if just_written:
+            pairs.append(("current policy version", record.get("version"), case.version))
+    else:
+        record = store.read_event(handle)
+        pairs = [("event type", record.get("event_type"), case.event_type),
+                 ("payload", record.get("payload"), case.payload)]  # fmt: skip
+    return [f"{name} read back as {reprlib.repr(found)}" for name, found, wanted in pairs if found != wanted]
+
+
+Written = list[tuple[str, AuditCase, Any]]  # (case id, case, what the store returned for it)
+
+
+def _audit_case(store: AuditBackend, identifier: str, case: AuditCase, written: Written) -> list[str]:
+    """Run one audit case; returns the failed checks (empty when it passed). `written` holds the earlier cases'
+    records: a refused record must leave each of them readable and unchanged."""
+    rows_before = store.row_count()
+    failures = []
+    try:
+        handle = _write(store, case)
+    except (ValueError, LookupError) as error:
+        if case.expect_error is None:
+            failures.append(f"store refused it: {error}")
+        elif case.expect_error not in str(error):
+            failures.append(f"refused, but the error does not say {case.expect_error!r}: {error}")
+        rows_after = store.row_count()
+        if rows_after != rows_before:
+            failures.append(f"the refused record changed the trail ({rows_before} -> {rows_after} rows)")
+        for earlier_id, earlier, earlier_handle in written:
+            failures += [f"after the refusal, {earlier_id}: {problem}"
+                         for problem in _read_back(store, earlier, earlier_handle, just_written=False)]  # fmt: skip
+    else:
+        if case.expect_error is not None:
+            failures.append(f"store accepted it; expected a refusal saying {case.expect_error!r}")
+        else:
+            failures += _read_back(store, case, handle, just_written=True)
+            written.append((identifier, case, handle))
     if not _verified(store):
         failures.append("chain does not verify after this case")
     return failures
@@ -191,23 +235,33 @@ def _audit_case(store: AuditBackend, case: Any) -> list[str]:
 def run_audit(tasks: TaskFile, make_store: Callable[[], AuditBackend]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     store = make_store()
     rows = []
-    for index, case in enumerate(tasks.audit_cases):
-        failures, seconds = _timed(lambda: _audit_case(store, case))
-        rows.append(
-            {
-                "section": "audit",
-                "id": case_id("audit_cases", index, case),
-                "type": case.type,
-                "passed": not failures,
-                "failures": failures,
-                "latency_s": seconds,
-            }
-        )
+    written: Written = []
+    try:
+        for index, case in enumerate(tasks.audit_cases):
+            identifier = case_id("audit_cases", index, case)
+            failures, seconds = _timed(lambda: _audit_case(store, identifier, case, written))
+            rows.append(
+                {
+                    "section": "audit",
+                    "id": identifier,
+                    "type": case.type,
+                    "expect_error": case.expect_error,
+                    "passed": not failures,
+                    "failures": failures,
+                    "latency_s": seconds,
+                }
+            )
+        final_rows, final_verified = store.row_count(), _verified(store)
+    finally:
+        store.close()
     passed = sum(r["passed"] for r in rows)
     section = {
         "n": len(rows),
         "passed": passed,
         "pass_rate": passed / len(rows),
+        "refusal_cases": sum(r["expect_error"] is not None for r in rows),
+        "store_rows": final_rows,
+        "chain_verifies": final_verified,
         "latency": latency_summary([r["latency_s"] for r in rows]),
     }
     return section, rows

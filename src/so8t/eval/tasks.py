@@ -5,17 +5,23 @@ Four sections, all optional but at least one non-empty:
 - safety_cases: {id?, prompt, expected_decision: ALLOW|ESCALATE|DENY, category?, lang?, note?}.
 - ocr_cases:    {id?, image_path, expected_text, description, lang?} -- image_path is relative to the task file;
                 `description` is a one-line caption of the image, the reference for CIDEr-D.
-- audit_cases:  {id?, type: decision|policy_update|audit_log, ...} with the fields of that type (see below).
+- audit_cases:  {id?, type: decision|policy_update|audit_log, expect_error?, ...} with the fields of that type
+                (see below). With `expect_error`, the store must refuse the record with an error containing that
+                text, write nothing, and keep every earlier record; such cases may carry values the store refuses
+                (a decision outside ALLOW/ESCALATE/DENY, a payload that is not an object). After every case
+                the store's chain must verify.
 Unknown keys are errors too, so a typo never silently drops a check.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from so8t.eval.decisions import DECISIONS
 from so8t.eval.jsonio import read_json
 
 SECTIONS = ("basic_cases", "safety_cases", "ocr_cases", "audit_cases")
@@ -62,30 +68,58 @@ class OcrCase(_Case):
     lang: Literal["en", "ja"] | None = None
 
 
-class DecisionAuditCase(_Case):
-    """Record a decision; reading it back must return the same decision and text, and the chain must verify."""
+class _AuditCase(_Case):
+    # declared before the type's own fields, so their validators can see it (pydantic validates in field order)
+    expect_error: str | None = Field(default=None, description="text the store's refusal must contain")
+
+    @staticmethod
+    def _refusable(value: Any, info: ValidationInfo, check: Callable[[Any], bool], wanted: str) -> Any:
+        """Values the store would refuse are typos unless the case expects the refusal."""
+        if info.data.get("expect_error") is None and not check(value):
+            raise ValueError(f"must be {wanted} (or set expect_error for a case the store must refuse)")
+        return value
+
+
+class DecisionAuditCase(_AuditCase):
+    """Record a decision; reading it back must return the same decision, text and reasons."""
 
     type: Literal["decision"]
     prompt: str
-    decision: Literal["ALLOW", "ESCALATE", "DENY"]
+    decision: str
     reasons: list[str] = Field(default_factory=list)
 
+    @field_validator("decision")
+    @classmethod
+    def _known_decision(cls, value: str, info: ValidationInfo) -> str:
+        return cls._refusable(value, info, lambda v: v in DECISIONS, "one of " + ", ".join(DECISIONS))
 
-class PolicyUpdateAuditCase(_Case):
-    """Apply a policy version; the store must then report it as current, and the chain must verify."""
+
+class PolicyUpdateAuditCase(_AuditCase):
+    """Apply a policy's content; the store must report `version` as current (versions count from 1 per name and
+    identical content keeps its version) and return the content unchanged."""
 
     type: Literal["policy_update"]
     policy_name: str
-    version: str
-    content: dict[str, Any]
+    version: int = Field(ge=1)
+    content: Any
+
+    @field_validator("content")
+    @classmethod
+    def _object_content(cls, value: Any, info: ValidationInfo) -> Any:
+        return cls._refusable(value, info, lambda v: isinstance(v, dict), "an object")
 
 
-class AuditLogCase(_Case):
-    """Append an audit event; it must read back unchanged, and the chain must verify."""
+class AuditLogCase(_AuditCase):
+    """Append an audit event; it must read back unchanged."""
 
     type: Literal["audit_log"]
     event_type: str
-    payload: dict[str, Any]
+    payload: Any
+
+    @field_validator("payload")
+    @classmethod
+    def _object_payload(cls, value: Any, info: ValidationInfo) -> Any:
+        return cls._refusable(value, info, lambda v: isinstance(v, dict), "an object")
 
 
 AuditCase = Annotated[

@@ -55,9 +55,7 @@ def bake_gates(
             target = targets[path]
             projection = _dense_projection(target.attention, target.projection_name)
             weight = projection.weight
-            folded = torch.einsum("obi,bij->obj", weight.double().unflatten(1, (rotation.shape[0], so8.BLOCK)),
-                                  rotation.to(weight.device))
-            weight.copy_(folded.flatten(1).to(weight.dtype))
+            weight.copy_(so8.fold(weight, rotation.to(weight.device)).to(weight.dtype))
     after = _logits(model, probe, check_dtype)
     return model, BakeReport(layers=len(rotations), max_abs_logit_delta=float((before - after).abs().max()),
                              check_dtype=str(check_dtype or next(model.parameters()).dtype).removeprefix("torch."))

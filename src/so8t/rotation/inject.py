@@ -1,8 +1,10 @@
 """Find every attention output projection in an HF decoder and gate its input with an SO(8) rotation.
 
-The gate sits after SDPA and before o_proj, implemented as a forward pre-hook on whatever module sits at
+The gate sits after SDPA and before o_proj, implemented as a forward installed on whatever module sits at
 the projection's attribute (a plain Linear, a PEFT LoRA layer or a bitsandbytes layer), so it rotates the
-input of the whole projection, LoRA path included. Apply PEFT first, then inject.
+input of the whole projection, LoRA path included. Apply PEFT first, then inject. A plain nn.Linear with no
+gradient to feed (generation) multiplies by the cached folded weight W · blockdiag(R) instead: gated
+inference then costs what the base model costs.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from so8t.rotation import so8
@@ -18,6 +21,10 @@ from so8t.rotation.bank import SO8GateBank
 OUTPUT_PROJECTIONS = ("o_proj", "out_proj", "c_proj", "dense", "proj")
 VISION_MARKERS = ("visual", "vision")
 GATES_ATTR = "so8_gates"
+# Device types where a gate multiplies by the dense [width, width] blockdiag(R) instead of running a batched 8x8
+# matmul: on a GPU one tensor-core GEMM (width/8 times the FLOPs, still microseconds) launches fewer kernels and
+# copies than the strided batched matmul, and a training step there is bound by launches; on a CPU the FLOPs count.
+DENSE_ROTATION_DEVICES = frozenset({"cuda"})
 
 
 class GateError(ValueError):
@@ -107,7 +114,7 @@ def inject_gates(model: nn.Module, layers: list[int] | None = None, include_visi
     setattr(base, GATES_ATTR, gates)
     for t in targets:
         bank, index = gates.locate(t.path)
-        gates.hook_handles.append(t.projection.register_forward_pre_hook(_rotate_input(bank, index)))
+        gates.hook_handles.append(_GatedForward(t.projection, bank, index))
     stack_root = _common_ancestor(base, [t.path for t in targets])
     gates.hook_handles.append(stack_root.register_forward_pre_hook(lambda _module, _args: _start_forward(gates)))
     return gates
@@ -152,18 +159,52 @@ def _common_ancestor(base: nn.Module, paths: list[str]) -> nn.Module:
 
 
 def _start_forward(gates: SO8Gates) -> None:
-    """A new forward of the layer stack: R is built here, before any (checkpointed) layer runs, so activation
-    checkpointing's recomputation sees the same saved tensors as the original forward."""
+    """A new forward of the layer stack: each bank builds R here (see SO8GateBank.begin_forward), before any
+    (checkpointed) layer runs, so activation checkpointing's recomputation sees the saved tensors it expects."""
     for bank in gates.banks.values():
         bank.begin_forward()
-        if torch.is_grad_enabled():
-            bank.rotations()
 
 
-def _rotate_input(bank: SO8GateBank, index: int):
-    def hook(_module: nn.Module, args: tuple):
-        x = args[0]
-        precision = torch.float64 if x.dtype == torch.float64 else torch.float32
-        return (so8.rotate(x, bank.rotations(precision)[index]), *args[1:])
+def _rotated(bank: SO8GateBank, index: int, x: torch.Tensor) -> torch.Tensor:
+    precision = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if x.device.type in DENSE_ROTATION_DEVICES:
+        return F.linear(x, bank.layer_rotation(index, precision, x.dtype, dense=True))
+    return so8.rotate(x, bank.layer_rotation(index, precision, x.dtype))
 
-    return hook
+
+def _is_plain_linear(module: nn.Module) -> bool:
+    """An exact nn.Linear (not a quantized or adapter subclass) whose forward nobody else has replaced."""
+    return (type(module) is nn.Linear and module.weight.is_floating_point() and "forward" not in vars(module)
+            and not hasattr(module, "_hf_hook"))
+
+
+class _GatedForward:
+    """The forward of a gated projection, installed on the instance; `remove()` puts back what was there.
+
+    It rotates the projection's input, then runs the projection's own forward (LoRA path included). Being the
+    instance's forward rather than a forward pre-hook keeps the module on PyTorch's hook-free call path,
+    which counts in launch-bound GPU steps. A plain nn.Linear, when no gradient must reach the generators or
+    the weight (generation), multiplies by the bank's cached folded weight W · blockdiag(R) instead, so the
+    rotation costs nothing per token.
+    """
+
+    def __init__(self, projection: nn.Module, bank: SO8GateBank, index: int) -> None:
+        self.projection, self.bank, self.index = projection, bank, index
+        self.foldable = _is_plain_linear(projection)
+        self.replaced = vars(projection).get("forward")
+        self.inner = projection.forward
+        projection.forward = self
+
+    def __call__(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        if self.foldable and not (torch.is_grad_enabled()
+                                  and (self.bank.generators.requires_grad or self.projection.weight.requires_grad)):
+            return F.linear(x, self.bank.folded_weight(self.index, self.projection.weight), self.projection.bias)
+        return self.inner(_rotated(self.bank, self.index, x), *args, **kwargs)
+
+    def remove(self) -> None:
+        if vars(self.projection).get("forward") is not self:
+            return
+        if self.replaced is None:
+            del self.projection.forward
+        else:
+            self.projection.forward = self.replaced

@@ -94,13 +94,14 @@ class Judge:
                 E5HarmClassifier.load(Path(e5_classifier) if e5_classifier else E5_ARTIFACT_PATH)
 
     def judge(self, text: str, extra_signals: Mapping[str, float] | None = None,
-              documents: Sequence[str] = ()) -> Verdict:
-        """One prompt, with optional extra signals and untrusted documents judged alongside it."""
-        return self.judge_many([text], [extra_signals] if extra_signals else None, [documents])[0]
+              documents: Sequence[str] = (), answer: bool = False) -> Verdict:
+        """One prompt, with optional extra signals and untrusted documents judged alongside it; `answer` judges
+        the local model's answer instead, against the policy's answer cuts."""
+        return self.judge_many([text], [extra_signals] if extra_signals else None, [documents], answer=answer)[0]
 
     def judge_many(self, texts: Sequence[str], extra_signals: Sequence[Mapping[str, float] | None] | None = None,
-                   documents: Sequence[Sequence[str]] | None = None) -> list[Verdict]:
-        """Many prompts with one encoder pass over all prompts and documents."""
+                   documents: Sequence[Sequence[str]] | None = None, answer: bool = False) -> list[Verdict]:
+        """Many prompts (or answers) with one encoder pass over all prompts and documents."""
         texts = list(texts)
         for index, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
@@ -122,7 +123,7 @@ class Judge:
         for index, (text, signals, doc_list) in enumerate(zip(texts, extras, docs)):
             kept = [d for d in doc_list if d.strip()]
             verdicts.append(self._decide(text, embeddings[index], {**builtin[index], **(signals or {})},
-                                         kept, [next(doc_scores) for _ in kept]))
+                                         kept, [next(doc_scores) for _ in kept], answer))
         return verdicts
 
     def _fuse(self, signals: Mapping[str, float]) -> float:
@@ -154,9 +155,9 @@ class Judge:
         return self.classifier.meta["categories"][int(np.argmax(centroids @ embedding))]
 
     def _decide(self, text: str, embedding: np.ndarray, pooled: dict[str, float], documents: list[str],
-                doc_scores: list[float]) -> Verdict:
+                doc_scores: list[float], answer: bool = False) -> Verdict:
         policy = self.policy
-        thresholds = policy.thresholds_for(detect_lang(text))
+        thresholds = policy.thresholds_for(detect_lang(text), answer=answer)
         scores = {k: round(v, 4) for k, v in pooled.items()}
         fused = self._fuse(pooled)
         scores["fused"] = round(fused, 4)

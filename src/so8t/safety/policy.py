@@ -102,6 +102,11 @@ class Policy(_Strict):
     thresholds: Thresholds
     # Per-language overrides ("ja": {...}); score distributions differ by language, so one cut does not fit both.
     language_thresholds: dict[Literal["en", "ja"], Thresholds] = {}
+    # Cuts for the output check on the local model's own answers. The classifier learned from requests, so
+    # answers score on another scale (a plain benign answer sits near the request escalate cut); these come
+    # from the model's answers to benign validation prompts (bench/judge/tune_answers.py). A language without
+    # an entry uses the request cuts.
+    answer_thresholds: dict[Literal["en", "ja"], Thresholds] = {}
     categories: dict[str, Category]
     fusion: Fusion
     patterns: Patterns
@@ -124,7 +129,10 @@ class Policy(_Strict):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def thresholds_for(self, lang: str) -> Thresholds:
+    def thresholds_for(self, lang: str, answer: bool = False) -> Thresholds:
+        """The cuts for a request (default) or for the local model's answer, in language `lang`."""
+        if answer and lang in self.answer_thresholds:
+            return self.answer_thresholds[lang]
         return self.language_thresholds.get(lang, self.thresholds)
 
     def cap(self, decision: Decision, category: str | None) -> Decision:

@@ -39,13 +39,13 @@ class JointModel(nn.Module):
         self._captured = []
         hidden = causal.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         shift_labels = labels[:, 1:]
-        selected = shift_labels != IGNORE
+        selected = (shift_labels != IGNORE).nonzero(as_tuple=True)  # the step's one host sync: the row count
         lm_loss = chunked_cross_entropy(causal.lm_head, hidden[:, :-1][selected], shift_labels[selected])
         pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), pool_index]
         safety_logits = self.head(pooled)
-        has_label = safety_label != IGNORE
-        safety_loss = (F.cross_entropy(safety_logits[has_label], safety_label[has_label])
-                       if has_label.any() else safety_logits.sum() * 0)
+        # A mean over labeled rows without reading their count back to the host (0 when none is labeled).
+        labeled = (safety_label != IGNORE).sum().clamp_min(1)
+        safety_loss = F.cross_entropy(safety_logits, safety_label, ignore_index=IGNORE, reduction="sum") / labeled
         if self._captured:
             pet = torch.stack([pet_penalty(h, attention_mask, kind=self.pet_kind, huber_delta=self.pet_huber_delta,
                                            normalize=self.pet_normalize)

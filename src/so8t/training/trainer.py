@@ -36,6 +36,8 @@ from so8t.training.joint import JointModel
 from so8t.training.plots import drop_stability_after, record_stability, write_plots
 
 log = logging.getLogger("so8t.training")
+# What each step logs: losses are means over micro-batches, tokens a sum.
+LOGGED = ("loss", "lm_loss", "safety_loss", "pet", "tokens")
 
 
 @dataclass
@@ -149,7 +151,9 @@ class SO8TQLoRATrainer:
             while step < min(total_steps, stop_after or total_steps):
                 started = time.perf_counter()
                 pet_weight = self.pet_schedule(step)
-                sums = {"loss": 0.0, "lm_loss": 0.0, "safety_loss": 0.0, "pet": 0.0, "tokens": 0}
+                totals = torch.zeros(len(LOGGED), dtype=torch.float64, device=self.accelerator.device)
+                micro_share = torch.tensor([1 / cfg.gradient_accumulation_steps] * 4 + [1], dtype=torch.float64,
+                                           device=totals.device)
                 for micro in range(cfg.gradient_accumulation_steps):
                     batch = self._batch(examples, position + (micro * world + rank) * cfg.batch_size)
                     sync = micro == cfg.gradient_accumulation_steps - 1
@@ -157,15 +161,13 @@ class SO8TQLoRATrainer:
                         out = joint(**batch, pet_weight=pet_weight)
                         loss = out["lm_loss"] + cfg.safety_loss_weight * out["safety_loss"] + pet_weight * out["pet"]
                         self.accelerator.backward(loss / cfg.gradient_accumulation_steps)
-                    for key in ("lm_loss", "safety_loss", "pet"):
-                        sums[key] += out[key].item() / cfg.gradient_accumulation_steps
-                    sums["loss"] += loss.item() / cfg.gradient_accumulation_steps
-                    sums["tokens"] += int(out["tokens"])
-                sums = self._mean_over_ranks(sums)
-                grad_norm = float(self.accelerator.clip_grad_norm_([p for g in params for p in g["params"]], cfg.max_grad_norm))
+                    totals += micro_share * torch.stack([t.detach().double()
+                                                         for t in (loss, *(out[k] for k in LOGGED[1:]))])
+                grad_norm = self.accelerator.clip_grad_norm_([p for g in params for p in g["params"]], cfg.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                sums, grad_norm = self._read_step(totals, grad_norm)
                 step += 1
                 position += per_step
                 elapsed = time.perf_counter() - started
@@ -208,13 +210,14 @@ class SO8TQLoRATrainer:
             name for name, p in self.model.named_parameters() if p.requires_grad]
         return any(in_vision_tower(path) for path in paths)
 
-    def _mean_over_ranks(self, sums: dict[str, float]) -> dict[str, float]:
-        """Losses averaged and tokens summed over all ranks, so the log describes the whole step."""
-        keys = list(sums)
-        totals = self.accelerator.reduce(torch.tensor([float(sums[k]) for k in keys], dtype=torch.float64,
-                                                      device=self.accelerator.device), "sum").tolist()
+    def _read_step(self, totals: torch.Tensor, grad_norm: torch.Tensor | float) -> tuple[dict[str, float], float]:
+        """The step's logged values in one host read (each read waits for the GPU to drain its queue): losses
+        averaged and tokens summed over all ranks, so the log describes the whole step."""
+        reduced = self.accelerator.reduce(totals, "sum")
+        norm = torch.as_tensor(grad_norm, dtype=torch.float64, device=totals.device).reshape(1)
+        *values, norm_value = torch.cat([reduced, norm]).tolist()
         world = self.accelerator.num_processes
-        return {k: total if k == "tokens" else total / world for k, total in zip(keys, totals)}
+        return {k: v if k == "tokens" else v / world for k, v in zip(LOGGED, values)}, norm_value
 
     def _batch(self, examples: list[Example], position: int) -> dict[str, torch.Tensor]:
         """Rows at global positions [position, position + batch_size) of a per-epoch shuffled order."""
