@@ -81,8 +81,12 @@ class Judge:
     def __init__(self, policy: Policy | str | Path | None = None, classifier: HarmClassifier | str | Path | None = None,
                  encoder: SentenceEncoder | None = None, e5_classifier: E5HarmClassifier | str | Path | None = None):
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
+        # The files the learned parts came from, for the agent's identity contract (None: given as objects).
+        self.artifact_files: dict[str, Path | None] = {
+            "judge_classifier": None if isinstance(classifier, HarmClassifier) else Path(classifier or ARTIFACT_PATH),
+            "judge_e5_classifier": None}
         self.classifier = classifier if isinstance(classifier, HarmClassifier) else HarmClassifier.load(
-            Path(classifier) if classifier else ARTIFACT_PATH)
+            self.artifact_files["judge_classifier"])
         self.encoder = encoder or load_encoder(self.classifier.meta["encoder"])
         if self.encoder.name != self.classifier.meta["encoder"]:
             raise ValueError(f"classifier was trained on encoder {self.classifier.meta['encoder']!r}, "
@@ -90,8 +94,10 @@ class Judge:
         # The e5 classifier costs ~15 ms per prompt: loaded only when the policy actually fuses its signal.
         self.e5_classifier: E5HarmClassifier | None = None
         if self.policy.fusion.weights.get(E5_SIGNAL, 0.0) > 0.0:
+            if not isinstance(e5_classifier, E5HarmClassifier):
+                self.artifact_files["judge_e5_classifier"] = Path(e5_classifier or E5_ARTIFACT_PATH)
             self.e5_classifier = e5_classifier if isinstance(e5_classifier, E5HarmClassifier) else \
-                E5HarmClassifier.load(Path(e5_classifier) if e5_classifier else E5_ARTIFACT_PATH)
+                E5HarmClassifier.load(self.artifact_files["judge_e5_classifier"])
 
     def judge(self, text: str, extra_signals: Mapping[str, float] | None = None,
               documents: Sequence[str] = (), answer: bool = False) -> Verdict:
