@@ -20,6 +20,16 @@ from so8t.ocr import OcrInputError, OcrTimeoutError, summarize_image  # noqa: E4
 TIMEOUT_S = 10.0
 
 
+def peak_rss_mb() -> int:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that high-water mark across exec, so a
+    worker forked from a large pytest process (the memory limit needs preexec_fn, hence fork) would report the
+    parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # no /proc: the portable figure
+
+
 def main() -> None:
     for case in build_corpus():
         print(json.dumps({"start": case.name}), flush=True)
@@ -36,7 +46,7 @@ def main() -> None:
         print(json.dumps({
             "name": case.name, "expect": case.expect, "outcome": outcome, "message": message,
             "seconds": round(time.perf_counter() - started, 3),
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "max_rss_mb": peak_rss_mb(),
         }, ensure_ascii=False), flush=True)
 
 
