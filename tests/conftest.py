@@ -6,6 +6,8 @@ import socket
 from pathlib import Path
 
 import pytest
+
+import so8t  # noqa: F401  (before torch: so8t sets the OpenMP wait policy libgomp reads when it loads)
 import torch
 
 

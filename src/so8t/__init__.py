@@ -1,3 +1,17 @@
 """so8t: a local, privacy-first safety agent and fine-tuning toolkit with SO(8) rotation gates."""
 
+import os
+import sys
+
+# OpenMP threads that find nothing to do sleep instead of spinning. torch, Tesseract and llama.cpp share one
+# libgomp, which reads this once, when it loads (so: before torch is imported). With the default spinning, one
+# busy background process on a 2-core machine made llama.cpp's two threads decode 100x slower (2.1 s instead of
+# 19 ms per token, bench/agent/omp_wait_policy.py); sleeping costs ~4 ms per token on an idle machine. Set
+# OMP_WAIT_POLICY yourself to override.
+#
+# True when libgomp was loaded before so8t (torch imported first) with no policy of the user's: too late to set.
+OPENMP_POLICY_TOO_LATE = ("OMP_WAIT_POLICY" not in os.environ and sys.platform == "linux"
+                          and "libgomp" in open("/proc/self/maps", encoding="utf-8").read())
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"

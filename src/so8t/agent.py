@@ -1,7 +1,8 @@
 """SafetyAgent: OCR -> judge -> policy -> decision -> local answer -> output check -> audit, all on this machine.
 
-One prefill serves two purposes: the SO8T safety head reads its last hidden state, and, when the request is
-allowed, generation continues from its KV cache, so the head costs one small matmul.
+The judge decides before the local model runs, so a refused request costs no prefill. Answers come from
+so8t.answering: llama.cpp on the baked GGUF by default, or transformers, whose prefill the SO8T safety head
+reads when it is asked for (one forward pass for both: the answer continues from its KV cache).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 import torch
 
 import so8t
+from so8t.answering import AnswerBackend, load_answerer
 from so8t.audit import AuditStore
 from so8t.ocr import OcrError, OcrSummary, summarize_image
 from so8t.privacy import redact
 from so8t.prompting import SYSTEM_PROMPT, with_image_summaries
-from so8t.rotation import unwrap
 
 log = logging.getLogger("so8t.agent")
 
@@ -52,17 +53,24 @@ class SafetyAgent:
 
     def __init__(self, model: str | None = None, run: str | Path | None = None, audit: AuditStore | None = None,
                  policy_path: str | Path | None = None, max_new_tokens: int = 64,
-                 system_prompt: str = SYSTEM_PROMPT, use_head: bool = False) -> None:
+                 system_prompt: str = SYSTEM_PROMPT, use_head: bool = False,
+                 answer_backend: AnswerBackend = "auto") -> None:
         from so8t.safety import Judge
 
         self.judge = Judge(policy=policy_path)
         self.audit = audit if audit is not None else AuditStore()
         self.max_new_tokens = max_new_tokens
+        self.min_new_tokens = 0  # benchmarks force a fixed answer length with it
         # Off by default: the shipped head scores 73% on held-out prompts and the judge's thresholds were tuned
         # without it (see the artifact's MODEL_CARD.md); fusing it untuned lowers the judge's quality.
         self.use_head = use_head
         self.system_prompt = system_prompt
-        self.model, self.tokenizer, self.head, files = _load_model(model, run)
+        run_dir = Path(run) if run is not None else (SHIPPED_RUN if model is None and SHIPPED_RUN.is_dir() else None)
+        if run_dir is None:
+            log.warning("no trained run given: judging without the SO8T safety head")
+        loaded = load_answerer(model, run_dir, answer_backend, use_head)
+        self.answerer, self.tokenizer, self.head = loaded.answerer, loaded.tokenizer, loaded.head
+        files = loaded.files
         self.policy_version = self.audit.apply_policy(self.judge.policy.name, self.judge.policy.model_dump(mode="json"))
         self.identity_id = self.audit.register_identity(system_prompt, self._fingerprint(files))
 
@@ -99,16 +107,16 @@ class SafetyAgent:
                            answer: bool) -> AskResult:
         messages = [{"role": "system", "content": self.system_prompt},
                     {"role": "user", "content": with_image_summaries(prompt, summaries)}]
-        inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                    return_dict=True)
-        prefill, last_hidden = self._prefill(inputs["input_ids"])
-        signals = {HEAD_SIGNAL: self._head_harmful(last_hidden)} if self.head is not None and self.use_head else None
+        input_ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+        signals = None
+        if self.head is not None and self.use_head:
+            signals = {HEAD_SIGNAL: self._head_harmful(self.answerer.last_hidden(input_ids))}
         verdict = self.judge.judge(prompt, extra_signals=signals, documents=[s.summary for s in summaries])
         result = AskResult(request_id, verdict.decision, verdict.confidence, list(verdict.reasons), dict(verdict.scores),
                            _summary_views(summaries))
         if verdict.decision != "ALLOW" or not answer:
             return result
-        text = self._continue(inputs["input_ids"], prefill)
+        text = self.answerer.answer(input_ids, self.max_new_tokens, self.min_new_tokens)
         check = self.judge.judge(text, answer=True) if text.strip() else None
         if check is None or check.decision == "ALLOW":
             result.answer = text
@@ -120,36 +128,10 @@ class SafetyAgent:
         result.reasons.append(f"the answer itself was judged {check.decision} and is withheld")
         return result
 
-    def _prefill(self, input_ids: torch.Tensor):
-        captured: dict[str, torch.Tensor] = {}
-        decoder = unwrap(self.model).model
-        handle = decoder.register_forward_hook(lambda _m, _a, out: captured.__setitem__("h", out.last_hidden_state))
-        try:
-            with torch.no_grad():
-                output = self.model(input_ids=input_ids, use_cache=True)
-        finally:
-            handle.remove()
-        return output, captured["h"][:, -1]
-
     def _head_harmful(self, last_hidden: torch.Tensor) -> float:
         with torch.no_grad():
             probs = self.head(last_hidden).softmax(-1)[0]
         return float(1.0 - probs[0])  # 1 - P(ALLOW)
-
-    def _continue(self, input_ids: torch.Tensor, prefill) -> str:
-        """Greedy answer continuing from the prefill's cache: the first token comes from its last logits."""
-        first = prefill.logits[:, -1:].argmax(-1)
-        if first.item() == self.tokenizer.eos_token_id or self.max_new_tokens == 1:
-            tokens = first
-        else:
-            sequence = torch.cat([input_ids, first], dim=1)
-            with torch.no_grad():
-                generated = self.model.generate(input_ids=sequence, attention_mask=torch.ones_like(sequence),
-                                                cache=prefill.past_key_values, do_sample=False,
-                                                max_new_tokens=self.max_new_tokens - 1,
-                                                pad_token_id=self.tokenizer.pad_token_id)
-            tokens = generated[:, input_ids.shape[1]:]
-        return self.tokenizer.decode(tokens[0], skip_special_tokens=True).strip()
 
     # ----- audit -----------------------------------------------------------------------------------------
     def _record(self, result: AskResult, stored_prompt: str | None, summaries: list[OcrSummary], started: float) -> None:
@@ -166,40 +148,10 @@ class SafetyAgent:
         return self.audit.review(request_id, approve=approve, reviewer=reviewer, note=note)
 
     def _fingerprint(self, files: dict[str, Path | None]) -> dict:
-        from so8t.rotation import model_fingerprint
-
-        return {"so8t_version": so8t.__version__, "base_model": model_fingerprint(self.model),
+        return {"so8t_version": so8t.__version__, "base_model": self.answerer.base_fingerprint,
+                "answer_backend": self.answerer.backend,
                 **{name: _sha256(path) for name, path in {**files, **self.judge.artifact_files}.items()},
                 "policy_checksum": self.judge.policy.checksum}
-
-
-def _load_model(spec: str | None, run: str | Path | None):
-    """Base model, plus the run's adapter and gates and its safety head when a run is given or shipped."""
-    from so8t.models import load_model
-
-    model, tokenizer = load_model(spec)
-    run_dir = Path(run) if run is not None else (SHIPPED_RUN if spec is None and SHIPPED_RUN.is_dir() else None)
-    files: dict[str, Path | None] = {"adapter": None, "gates": None, "safety_head": None}
-    head = None
-    if run_dir is not None:
-        from peft import PeftModel
-
-        from so8t.rotation import load_gates, model_fingerprint
-        from so8t.training import SafetyHead
-
-        head, trained_on = SafetyHead.load(run_dir / "safety_head.safetensors")
-        if trained_on != model_fingerprint(model):
-            raise ValueError(f"the safety head in {run_dir} was trained on another base model")
-        # The agent never trains: merging the adapter leaves plain Linears, whose gates then multiply by a folded
-        # weight, so answers cost what the base model costs (the unmerged PEFT + gate path decoded ~30% slower).
-        model = PeftModel.from_pretrained(model, run_dir / "adapter").merge_and_unload().eval()
-        files = {"adapter": run_dir / "adapter" / "adapter_model.safetensors", "safety_head": run_dir / "safety_head.safetensors"}
-        if (run_dir / "gates.safetensors").is_file():
-            load_gates(model, run_dir / "gates.safetensors")
-            files["gates"] = run_dir / "gates.safetensors"
-    else:
-        log.warning("no trained run given: judging without the SO8T safety head")
-    return model, tokenizer, head, files
 
 
 def _summary_views(summaries: list[OcrSummary]) -> list[dict]:

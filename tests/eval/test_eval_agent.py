@@ -9,7 +9,7 @@ import pytest
 from eval_helpers import TASKS
 from typer.testing import CliRunner
 
-from so8t.agent import SafetyAgent
+from so8t.answering import LlamaCppAnswerer, TransformersAnswerer
 from so8t.audit import AuditStore
 from so8t.cli import app
 
@@ -22,7 +22,8 @@ def test_agent_option_judges_safety_cases_through_the_agent_with_its_head(embedd
     cases = [case for case in shipped if case["id"] in CASE_IDS]
     tasks_path = tmp_path / "tasks.json"
     tasks_path.write_text(json.dumps({"safety_cases": cases}, ensure_ascii=False), encoding="utf-8")
-    monkeypatch.setattr(SafetyAgent, "_continue", lambda *a: pytest.fail("--agent generated an answer"))
+    for answerer in (LlamaCppAnswerer, TransformersAnswerer):
+        monkeypatch.setattr(answerer, "answer", lambda *a, **k: pytest.fail("--agent generated an answer"))
     out = tmp_path / "run"
 
     result = CliRunner().invoke(app, ["eval", "tasks", "--tasks", str(tasks_path), "--agent", "--use-head",

@@ -20,12 +20,19 @@ def ask(
     db: Path = DbOption,
     max_new_tokens: int = typer.Option(64, min=1),
     use_head: bool = typer.Option(False, help="Fuse the SO8T safety head's score into the judge (untuned)."),
+    backend: str = typer.Option("auto", help="Answer runtime: auto (llama.cpp when installed), llama.cpp or "
+                                             "transformers."),
 ) -> None:
     """Judge a request (and its images' redacted OCR summaries), answer it if allowed, and audit it."""
     from so8t.agent import SafetyAgent
     from so8t.audit import AuditStore
 
-    agent = SafetyAgent(model=model, run=run, audit=AuditStore(db), max_new_tokens=max_new_tokens, use_head=use_head)
+    try:
+        agent = SafetyAgent(model=model, run=run, audit=AuditStore(db), max_new_tokens=max_new_tokens,
+                            use_head=use_head, answer_backend=backend)
+    except ValueError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
     result = agent.ask(prompt, [path.read_bytes() for path in image])
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

@@ -1,4 +1,4 @@
-"""Run a GGUF file through llama.cpp itself, so an export is judged by the runtime users will serve it with.
+"""Run a GGUF file through llama.cpp itself: to judge an export by the runtime users serve it with, and to answer.
 
 The binding is llama-cpp-python (PyPI `llama-cpp-python`, which compiles llama.cpp on install; its Linux
 release has no prebuilt wheel on PyPI). It is an optional dependency: `pip install "so8t[llamacpp]"`.
@@ -6,6 +6,7 @@ release has no prebuilt wheel on PyPI). It is an optional dependency: `pip insta
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from types import TracebackType
@@ -13,14 +14,29 @@ from types import TracebackType
 import numpy as np
 
 
+log = logging.getLogger("so8t.export.llamacpp")
+
+
 class LlamaCppUnavailableError(RuntimeError):
     """llama-cpp-python is not installed, so the llama.cpp runtime check cannot run."""
+
+
+def _warn_if_threads_spin() -> None:
+    """Name the slow case instead of leaving users to find it: see the wait-policy note in so8t/__init__.py."""
+    import so8t
+
+    if so8t.OPENMP_POLICY_TOO_LATE:
+        log.warning("OpenMP was loaded before so8t (torch imported first?), so llama.cpp's threads spin while they "
+                    "wait: with another busy process on the machine decoding can be 100x slower. Import so8t before "
+                    "torch, or start Python with OMP_WAIT_POLICY=PASSIVE.")
 
 
 class LlamaCppModel:
     """A GGUF model loaded by llama.cpp on the CPU: tokenize text and score token ids at every position."""
 
-    def __init__(self, gguf_file: str | os.PathLike[str], n_ctx: int = 512, n_threads: int | None = None):
+    def __init__(self, gguf_file: str | os.PathLike[str], n_ctx: int = 512, n_threads: int | None = None,
+                 all_logits: bool = True):
+        _warn_if_threads_spin()
         try:
             from llama_cpp import Llama
         except ImportError as error:
@@ -31,12 +47,15 @@ class LlamaCppModel:
         path = Path(gguf_file)
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
-        # logits_all keeps the logits of every position; one batch holds a whole prompt.
+        # all_logits keeps the logits of every position (for checks); generation needs only the last one, which
+        # spares the vocabulary projection of every prompt position. One batch holds a whole prompt.
+        threads = n_threads or min(4, os.cpu_count() or 1)
         self._llama = Llama(
-            model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True, verbose=False,
-            n_threads=n_threads or min(4, os.cpu_count() or 1), n_gpu_layers=0,
+            model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=min(n_ctx, 512), logits_all=all_logits,
+            verbose=False, n_threads=threads, n_threads_batch=threads, n_gpu_layers=0,
         )
         self.n_ctx = n_ctx
+        self.all_logits = all_logits
 
     @property
     def n_vocab(self) -> int:
@@ -55,12 +74,49 @@ class LlamaCppModel:
         """Next-token logits at every position of one sequence, as a (len(token_ids), n_vocab) float32 array."""
         if not token_ids:
             raise ValueError("token_ids is empty")
+        if not self.all_logits:
+            raise ValueError("this model was loaded with all_logits=False and keeps only the last position's logits")
         if len(token_ids) > self.n_ctx:
             raise ValueError(f"{len(token_ids)} tokens exceed the llama.cpp context of {self.n_ctx}")
         # Each prompt is scored from an empty cache so prompts never see each other.
-        self._llama.reset()
+        self.reset()
         self._llama.eval(token_ids)
         return np.array(self._llama.scores[: len(token_ids)], dtype=np.float32)
+
+    def greedy(self, token_ids: list[int], max_new_tokens: int, stop_ids: set[int], min_new_tokens: int = 0) -> list[int]:
+        """Greedy continuation of token_ids (argmax at every step, no penalties): up to max_new_tokens new ids,
+        ending before the first stop id once min_new_tokens are out.
+
+        The KV cache of the longest prefix shared with the previous call is kept (llama-cpp-python compares the
+        tokens), so a fixed system prompt is evaluated once per process, not once per request.
+        """
+        if not token_ids:
+            raise ValueError("token_ids is empty")
+        if len(token_ids) + max_new_tokens > self.n_ctx:
+            raise ValueError(f"{len(token_ids)} prompt tokens + {max_new_tokens} new ones exceed the llama.cpp "
+                             f"context of {self.n_ctx}")
+        stops = np.array(sorted(stop_ids), dtype=np.int64)
+
+        def hold_stops(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+            if len(ids) - len(token_ids) < min_new_tokens:
+                scores[stops] = -np.inf
+            return scores
+
+        produced: list[int] = []
+        if max_new_tokens <= 0:
+            return produced
+        for token in self._llama.generate(token_ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True,
+                                          logits_processor=[hold_stops] if min_new_tokens and len(stops) else None):
+            if token in stop_ids:
+                break
+            produced.append(token)
+            if len(produced) == max_new_tokens:
+                break
+        return produced
+
+    def reset(self) -> None:
+        """Forget the cached tokens: the next call evaluates its whole prompt."""
+        self._llama.reset()
 
     def close(self) -> None:
         self._llama.close()
