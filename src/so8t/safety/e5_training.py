@@ -94,8 +94,8 @@ layers and the head in fp16. The judge runs all linear layers in dynamic int8.
 - Reproducibility: training is one thread with a fixed seed and gives the same weights on every run from the same
   bottom-layer cache (tests/safety/test_e5_classifier.py checks determinism on a subset and that this artifact
   matches the data). The cache is filled in length-sorted batches of the texts it is missing, and int8 activation
-  scales are per batch, so a cache built in another order (this artifact's was built for the 6840 rows of the
-  previous data version, then topped up with the 140 new ones) gives states that differ by quantisation noise:
+  scales are per batch, so a cache built in another order (this artifact's was built for the 6840 rows of an
+  earlier data version, then topped up with each later version's new rows) gives states that differ by quantisation noise:
   a retrain from an empty cache reproduces the metrics within noise, not bit for bit.
 
 ## Validation metrics (raw classifier, int8 inference, before fusion, policy patterns and thresholds)
