@@ -1,7 +1,7 @@
 """Picks how to fuse the USE classifier with the fine-tuned e5 classifier, on the *validation* split only.
 
 Usage: nice python3 bench/judge/fusion.py [--e5 ARTIFACT[,ARTIFACT...]] [--e5-weights 0,0.5,1,2,inf] [--target-recall 0.98]
-                                          [--max-lookalike-deny 0.05]
+                                          [--max-lookalike-deny 0.05] [--classifier USE_ARTIFACT]
 For each e5 fusion weight (0: USE alone, as before; inf: e5 alone; USE's weight stays 1) the judge runs on the
 validation rows with the policy's patterns, thresholds are set on those rows by the tuning rule
 (bench/judge/tune.py), and the table shows what is left to compare at that operating point: ROC-AUC of the final
@@ -29,6 +29,7 @@ from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier  # noqa
 from so8t.safety.encoder import DEFAULT_ENCODER, load_encoder  # noqa: E402
 from so8t.safety.evaluation import judge_rows, quality, roc_auc, suggest_thresholds  # noqa: E402
 from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, Policy  # noqa: E402
+from so8t.safety.training import ARTIFACT_PATH  # noqa: E402
 
 
 class _Memo:
@@ -69,6 +70,7 @@ def _variant(weight: float, thresholds: dict | None = None) -> Policy:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--e5", default=str(E5_ARTIFACT_PATH), help="artifact path(s), comma-separated")
+    parser.add_argument("--classifier", type=Path, default=ARTIFACT_PATH, help="USE classifier artifact")
     parser.add_argument("--e5-weights", default="0,0.5,1,2,inf")
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
@@ -86,11 +88,12 @@ def main() -> None:
     print(f"{'e5 weight':>9} {'lang':>4} {'ROC-AUC':>8} {'recall':>7} {'LA DENY':>8} {'LA esc':>7} {'ben DENY':>9} "
           f"{'ben esc':>8} {'refuse':>7} {'F1':>6}  thresholds (escalate / deny)")
     for weight in [float(w) for w in args.e5_weights.split(",")]:
-        judge = Judge(policy=_variant(weight), encoder=encoder, e5_classifier=e5)
+        judge = Judge(policy=_variant(weight), classifier=args.classifier, encoder=encoder, e5_classifier=e5)
         verdicts = judge_rows(judge, rows, {})
         final = np.array([v.scores["final"] for v in verdicts])
         thresholds = suggest_thresholds(judge, rows, verdicts, args.target_recall, args.max_lookalike_deny)
-        tuned = Judge(policy=_variant(weight, thresholds), encoder=encoder, e5_classifier=e5)
+        tuned = Judge(policy=_variant(weight, thresholds), classifier=args.classifier, encoder=encoder,
+                      e5_classifier=e5)
         decisions = [v.decision for v in judge_rows(tuned, rows, {})]
         for lang in ("en", "ja"):
             r = quality(rows, decisions, lang)
