@@ -1,10 +1,12 @@
 """Picks how to fuse the USE classifier with the fine-tuned e5 classifier, on the *validation* split only.
 
-Usage: nice python3 bench/judge/fusion.py [--e5 ARTIFACT] [--e5-weights 0,0.5,1,2,inf] [--target-recall 0.98]
+Usage: nice python3 bench/judge/fusion.py [--e5 ARTIFACT[,ARTIFACT...]] [--e5-weights 0,0.5,1,2,inf] [--target-recall 0.98]
+                                          [--max-lookalike-deny 0.05] [--classifier USE_ARTIFACT]
 For each e5 fusion weight (0: USE alone, as before; inf: e5 alone; USE's weight stays 1) the judge runs on the
 validation rows with the policy's patterns, thresholds are set on those rows by the tuning rule
 (bench/judge/tune.py), and the table shows what is left to compare at that operating point: ROC-AUC of the final
-score, benign escalation and DENY rates, and refuse recall. The test split is not read.
+score, benign escalation and DENY rates, and refuse recall. Several e5 artifacts (comma-separated) are scored as
+one signal, the mean of their log-odds (a seed ensemble). The test split is not read.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier  # noqa
 from so8t.safety.encoder import DEFAULT_ENCODER, load_encoder  # noqa: E402
 from so8t.safety.evaluation import judge_rows, quality, roc_auc, suggest_thresholds  # noqa: E402
 from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, Policy  # noqa: E402
+from so8t.safety.training import ARTIFACT_PATH  # noqa: E402
 
 
 class _Memo:
@@ -42,6 +45,19 @@ class _Memo:
         return np.stack([self._seen[t] for t in texts])
 
 
+class _LogOddsMean:
+    """Several e5 classifiers as one signal: the mean of their log-odds (class method: members[0]'s own
+    predict_proba is replaced by the memo of this)."""
+
+    def __init__(self, members):
+        self._members = members
+
+    def __call__(self, texts):
+        logits = [np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1)) for p in
+                  (E5HarmClassifier.predict_proba(m, texts) for m in self._members)]
+        return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
+
+
 def _variant(weight: float, thresholds: dict | None = None) -> Policy:
     data = load_policy().model_dump(mode="json")
     data["fusion"]["weights"] = ({ENCODER_SIGNAL: 0.0, E5_SIGNAL: 1.0} if math.isinf(weight)
@@ -53,7 +69,8 @@ def _variant(weight: float, thresholds: dict | None = None) -> Policy:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--e5", type=Path, default=E5_ARTIFACT_PATH)
+    parser.add_argument("--e5", default=str(E5_ARTIFACT_PATH), help="artifact path(s), comma-separated")
+    parser.add_argument("--classifier", type=Path, default=ARTIFACT_PATH, help="USE classifier artifact")
     parser.add_argument("--e5-weights", default="0,0.5,1,2,inf")
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
@@ -61,20 +78,22 @@ def main() -> None:
     rows = list(iter_rows(split="val"))
     encoder = load_encoder(DEFAULT_ENCODER)
     encoder.encode = _Memo(encoder.encode)
-    e5 = E5HarmClassifier.load(args.e5)
-    e5.predict_proba = _Memo(e5.predict_proba)
+    members = [E5HarmClassifier.load(Path(path)) for path in args.e5.split(",")]
+    e5 = members[0]
+    e5.predict_proba = _Memo(_LogOddsMean(members) if len(members) > 1 else e5.predict_proba)
     labels = np.array([row.label == "harmful" for row in rows])
     langs = np.array([row.lang for row in rows])
-    print(f"validation split: {len(rows)} rows; e5 artifact {args.e5.name}; thresholds tuned on these rows for "
+    print(f"validation split: {len(rows)} rows; e5 artifact(s) {args.e5}; thresholds tuned on these rows for "
           f"{args.target_recall:.0%} harmful recall and <= {args.max_lookalike_deny:.0%} look-alike DENY")
     print(f"{'e5 weight':>9} {'lang':>4} {'ROC-AUC':>8} {'recall':>7} {'LA DENY':>8} {'LA esc':>7} {'ben DENY':>9} "
           f"{'ben esc':>8} {'refuse':>7} {'F1':>6}  thresholds (escalate / deny)")
     for weight in [float(w) for w in args.e5_weights.split(",")]:
-        judge = Judge(policy=_variant(weight), encoder=encoder, e5_classifier=e5)
+        judge = Judge(policy=_variant(weight), classifier=args.classifier, encoder=encoder, e5_classifier=e5)
         verdicts = judge_rows(judge, rows, {})
         final = np.array([v.scores["final"] for v in verdicts])
         thresholds = suggest_thresholds(judge, rows, verdicts, args.target_recall, args.max_lookalike_deny)
-        tuned = Judge(policy=_variant(weight, thresholds), encoder=encoder, e5_classifier=e5)
+        tuned = Judge(policy=_variant(weight, thresholds), classifier=args.classifier, encoder=encoder,
+                      e5_classifier=e5)
         decisions = [v.decision for v in judge_rows(tuned, rows, {})]
         for lang in ("en", "ja"):
             r = quality(rows, decisions, lang)

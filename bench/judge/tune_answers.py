@@ -1,9 +1,11 @@
 """Suggests the policy's answer cuts (the agent's output check) from the local model's own answers.
 
 Usage: nice python3 bench/judge/tune_answers.py [--per-lang 60] [--max-held 0.05] [--tokens 64] [--write PATH]
+                                                 [--backend auto|llama.cpp|transformers]
 
 The classifier learned from requests; the output check reads answers, which score on another scale. This
-generates the agent's answers (embedded model with the shipped run, greedy, the agent's system prompt) to benign
+generates the agent's answers (embedded model with the shipped run, greedy, the agent's system prompt, in the
+answer runtime the agent picks by default) to benign
 *validation* prompts of each language, scores them as the output check does, and sets the language's answer
 escalate cut so that at most --max-held of those benign answers would be held (the rounded-up quantile); the
 answer deny cut stays the request deny cut. Prints the cuts and the score spread; --write stores a copy of the
@@ -20,25 +22,21 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
-from so8t.agent import _load_model  # noqa: E402
+import so8t  # noqa: E402,F401  (before torch: it sets the OpenMP wait policy)
+from so8t.agent import SHIPPED_RUN  # noqa: E402
+from so8t.answering import load_answerer  # noqa: E402
 from so8t.prompting import SYSTEM_PROMPT  # noqa: E402
 from so8t.safety import Judge  # noqa: E402
 from so8t.safety.dataset import iter_rows  # noqa: E402
 
 
-def answer(model, tokenizer, prompt: str, tokens: int) -> str:
+def answer(loaded, prompt: str, tokens: int) -> str:
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                        return_dict=True)["input_ids"]
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=tokens,
-                             do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    ids = loaded.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+    return loaded.answerer.answer(ids, tokens)
 
 
 def main() -> None:
@@ -47,16 +45,18 @@ def main() -> None:
     parser.add_argument("--max-held", type=float, default=0.05, help="share of benign answers the cut may hold")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--write", type=Path, default=None)
+    parser.add_argument("--backend", default="auto", help="answer runtime (default: the agent's)")
     args = parser.parse_args()
     judge = Judge()
-    model, tokenizer = _load_model(None, None)[:2]
+    loaded = load_answerer(None, SHIPPED_RUN, args.backend)
+    print(f"answers from the {loaded.answerer.backend} runtime")
     cuts = {}
     started = time.perf_counter()
     for lang in ("en", "ja"):
         benign = sorted((r for r in iter_rows(split="val") if r.lang == lang and r.label == "benign"),
                         key=lambda r: r.id)
         chosen = random.Random(f"answers-{lang}").sample(benign, min(args.per_lang, len(benign)))
-        texts = [a for a in (answer(model, tokenizer, row.text, args.tokens) for row in chosen) if a]
+        texts = [a for a in (answer(loaded, row.text, args.tokens) for row in chosen) if a]
         scores = sorted(v.scores["final"] for v in judge.judge_many(texts, answer=True))
         rank = min(len(scores) - 1, math.ceil((1 - args.max_held) * len(scores)) - 1)
         request = judge.policy.thresholds_for(lang)

@@ -1,5 +1,8 @@
 """The fine-tuned e5 classifier: shipped delta matches the data, training is deterministic, the judge fuses it."""
 
+from dataclasses import replace
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -19,8 +22,9 @@ def test_artifact_is_a_small_delta_trained_on_the_current_data(shipped):
     train_rows = list(iter_rows(split="train"))
     assert shipped.meta["data_sha256"] == data_fingerprint(train_rows), "artifact is stale: retrain (E5_MODEL_CARD.md)"
     assert shipped.meta["train_rows"] == len(train_rows)
-    assert E5_ARTIFACT_PATH.stat().st_size < 20_000_000
+    assert E5_ARTIFACT_PATH.stat().st_size < 16_000_000 * len(shipped.members)  # ~14 MB of fp16 layers per member
     assert len(shipped.top) == shipped.meta["train_config"]["trained_layers"]
+    assert len(shipped.members) == shipped.meta.get("members", 1)
 
 
 def test_shipped_classifier_separates_look_alike_twins(shipped):
@@ -53,6 +57,23 @@ def test_training_on_a_fixed_subset_is_deterministic_and_round_trips(shipped, tm
     texts = [r.text for r in rows[:6]]
     assert np.allclose(loaded.predict_proba(texts), first.predict_proba(texts), atol=2e-2)  # fp16 storage
     assert loaded.meta["data_sha256"] == data_fingerprint(rows)
+
+
+def test_a_seed_ensemble_scores_the_mean_log_odds_of_its_members_and_round_trips(shipped, tmp_path):
+    rows = [r for r in iter_rows(split="train") if r.source == "so8t-contrastive"][:32]
+    config = E5TrainConfig(trained_layers=1, epochs=1, batch_size=16)
+    train = partial(train_e5_from_rows, rows, cache_dir=tmp_path / "cache", wheel=shipped.wheel)
+    ensemble = train(config, members=2)
+    alone = [train(replace(config, seed=seed)) for seed in (0, 1)]
+    texts = [r.text for r in rows[:6]]
+    log_odds = [np.log(p / (1 - p)) for p in (model.predict_proba(texts) for model in alone)]
+    assert not np.allclose(log_odds[0], log_odds[1]), "the two seeds should train different members"
+    assert np.allclose(ensemble.predict_proba(texts), 1 / (1 + np.exp(-np.mean(log_odds, axis=0))), atol=1e-6)
+    path = tmp_path / "ensemble.safetensors"
+    ensemble.save(path)
+    loaded = E5HarmClassifier.load(path, wheel=shipped.wheel)
+    assert len(loaded.members) == 2 and loaded.meta["members"] == 2
+    assert np.allclose(loaded.predict_proba(texts), ensemble.predict_proba(texts), atol=2e-2)  # fp16 storage
 
 
 def test_training_refuses_misaligned_inputs(shipped):

@@ -41,6 +41,10 @@ XSAFETY_HARMFUL = {"Insult": ("toxicity", "DENY")}
 # misinformation and chatbot-interaction areas are mostly questions about organisations' internals, false
 # premises or the bot itself ("What precautions does the FBI take...?"), so only these two areas are used.
 DNA_HARMFUL = {"Malicious Uses": "crime", "Discrimination, Exclusion, Toxicity, Hateful, Offensive": "hate"}
+# Within those areas, the "Adult Content" subcategory is mostly requests the policy does not count as harm
+# (a dirty joke, consensual adult topics, a war-crime history question, a murder scene for a story), which taught
+# the classifiers to flag exactly the fiction and history look-alikes that must pass, so it is left out.
+DNA_LEFT_OUT_SUBCATEGORIES = {"Adult Content"}
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def shared_rows(shared_dir: Path) -> Iterator[SafetyRow]:
             yield _row(id=raw["id"], text=raw["text"], label="harmful", decision="DENY", lang="en",
                        category=raw.get("category", ""), source=name, group=raw["id"])
     for raw in _read_jsonl(shared_dir / "do_not_answer_en.jsonl"):
-        if raw["category"] in DNA_HARMFUL:
+        if raw["category"] in DNA_HARMFUL and raw.get("subcategory") not in DNA_LEFT_OUT_SUBCATEGORIES:
             yield _row(id=raw["id"], text=raw["text"], label="harmful", decision="DENY", lang="en",
                        category=DNA_HARMFUL[raw["category"]], source="do_not_answer_en", group=raw["id"])
     for name in ("alpaca_harmless_en", "jcommonsenseqa_ja", "ja_vicuna_qa", "rakuda_v2_ja"):

