@@ -6,7 +6,8 @@ Why so8t sets OMP_WAIT_POLICY=PASSIVE (src/so8t/__init__.py): llama.cpp's CPU th
 every operation, hundreds of times per token. Spinning threads are fastest when they own the cores, but when
 another process takes one core the spinning thread waits for a descheduled partner at every barrier. Each
 cell runs in a fresh process (libgomp reads the policy when it loads), with the embedded model's answer GGUF
-and every thread the machine has; "busy" starts one CPU-bound Python process at normal priority beside it.
+and every thread the machine has, on an idle machine and beside one and two CPU-bound Python processes at normal
+priority.
 """
 
 from __future__ import annotations
@@ -43,15 +44,15 @@ print(json.dumps({"prefill_s": prefill, "decode_ms": decode * 1000}))
 POLICIES = {"unset: spin, then sleep (libgomp default)": "unset", "PASSIVE (so8t default)": "PASSIVE"}
 
 
-def measure(gguf: Path, policy: str, busy: bool, prompt_tokens: int, tokens: int) -> dict[str, float]:
+def measure(gguf: Path, policy: str, busy: int, prompt_tokens: int, tokens: int) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     try:
         time.sleep(0.5 if busy else 0)
         out = subprocess.run([sys.executable, "-c", WORKER, str(gguf), policy, str(prompt_tokens), str(tokens)], env=env,
                              check=True, capture_output=True, text=True, timeout=900).stdout
     finally:
-        if hog is not None:
+        for hog in hogs:
             hog.kill()
             hog.wait()
     return json.loads(out.strip().splitlines()[-1])
@@ -71,10 +72,10 @@ def main() -> None:
                         f"{gguf.name}, {args.prompt_tokens}-token prompt, {args.tokens} tokens decoded")
     for column in ("OpenMP wait policy", "machine", "prefill", "decode per token"):
         table.add_column(column, justify="left" if column != "prefill" and "decode" not in column else "right")
-    for busy in (False, True):
+    for busy in (0, 1, 2):
         for name, policy in POLICIES.items():
             cell = measure(gguf, policy, busy, args.prompt_tokens, args.tokens)
-            table.add_row(name, "one busy process beside" if busy else "idle", f"{cell['prefill_s']:.2f} s",
+            table.add_row(name, f"{busy} busy process(es) beside" if busy else "idle", f"{cell['prefill_s']:.2f} s",
                           f"{cell['decode_ms']:,.0f} ms")
     Console().print(table)
 

@@ -4,9 +4,9 @@ import os
 import sys
 
 # OpenMP threads that find nothing to do sleep instead of spinning. torch, Tesseract and llama.cpp share one
-# libgomp, which reads this once, when it loads (so: before torch is imported). With the default spinning, one
-# busy background process on a 2-core machine made llama.cpp's two threads decode 100x slower (2.1 s instead of
-# 19 ms per token, bench/agent/omp_wait_policy.py); sleeping costs ~4 ms per token on an idle machine. Set
+# libgomp, which reads this once, when it loads (so: before torch is imported). Spinning, llama.cpp's two threads
+# on a 2-core machine decode 15 ms per token idle but 54 / 104 ms beside one / two busy processes (sleeping: 20, 30,
+# 37 ms; bench/agent/omp_wait_policy.py), and once 2.1 s per token beside a training job. Set
 # OMP_WAIT_POLICY yourself to override.
 #
 # True when libgomp was loaded before so8t (torch imported first) with no policy of the user's: too late to set.

@@ -27,7 +27,7 @@ def _warn_if_threads_spin() -> None:
 
     if so8t.OPENMP_POLICY_TOO_LATE:
         log.warning("OpenMP was loaded before so8t (torch imported first?), so llama.cpp's threads spin while they "
-                    "wait: with another busy process on the machine decoding can be 100x slower. Import so8t before "
+                    "wait: beside other busy processes decoding gets several times slower. Import so8t before "
                     "torch, or start Python with OMP_WAIT_POLICY=PASSIVE.")
 
 
