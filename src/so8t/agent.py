@@ -70,9 +70,8 @@ class SafetyAgent:
             log.warning("no trained run given: judging without the SO8T safety head")
         loaded = load_answerer(model, run_dir, answer_backend, use_head)
         self.answerer, self.tokenizer, self.head = loaded.answerer, loaded.tokenizer, loaded.head
-        files = loaded.files
         self.policy_version = self.audit.apply_policy(self.judge.policy.name, self.judge.policy.model_dump(mode="json"))
-        self.identity_id = self.audit.register_identity(system_prompt, self._fingerprint(files))
+        self.identity_id = self.audit.register_identity(system_prompt, self._fingerprint(loaded.files, loaded.hashes))
 
     # ----- the pipeline ----------------------------------------------------------------------------------
     def ask(self, prompt: str, images: Sequence[bytes] = ()) -> AskResult:
@@ -147,10 +146,10 @@ class SafetyAgent:
         """A human's decision on an ESCALATE request, recorded append-only."""
         return self.audit.review(request_id, approve=approve, reviewer=reviewer, note=note)
 
-    def _fingerprint(self, files: dict[str, Path | None]) -> dict:
+    def _fingerprint(self, files: dict[str, Path | None], hashes: dict[str, str]) -> dict:
         return {"so8t_version": so8t.__version__, "base_model": self.answerer.base_fingerprint,
                 "answer_backend": self.answerer.backend,
-                **{name: _sha256(path) for name, path in {**files, **self.judge.artifact_files}.items()},
+                **{name: _sha256(path) for name, path in {**files, **self.judge.artifact_files}.items()}, **hashes,
                 "policy_checksum": self.judge.policy.checksum}
 
 

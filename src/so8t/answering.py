@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -115,6 +115,8 @@ class LoadedAnswerer:
     tokenizer: object
     head: torch.nn.Module | None
     files: dict[str, Path | None]
+    # sha256 of what loading already hashed (the answer GGUF, checked against its sidecar), so start-up reads it once
+    hashes: dict[str, str] = field(default_factory=dict)
 
 
 def load_answerer(model: str | None, run_dir: Path | None, backend: AnswerBackend = "auto",
@@ -146,9 +148,8 @@ def load_answerer(model: str | None, run_dir: Path | None, backend: AnswerBacken
     gguf = cached_gguf(source.folder, run_dir, GGUF_TYPE)
     tokenizer = AutoTokenizer.from_pretrained(source.folder, local_files_only=True)
     answerer = LlamaCppAnswerer(gguf.path, tokenizer, base_fingerprint or f"gguf:{gguf.sha256}")
-    files["answer_gguf"] = gguf.path
     # The head is only read by the transformers backend (use_head forces it), so it is not loaded here.
-    return LoadedAnswerer(answerer, tokenizer, None, files)
+    return LoadedAnswerer(answerer, tokenizer, None, files, {"answer_gguf": gguf.sha256})
 
 
 def _pick(backend: AnswerBackend, folder: Path, use_head: bool) -> str:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
-from so8t.agent import SafetyAgent
+from so8t.agent import SHIPPED_RUN, SafetyAgent
 from so8t.audit import AuditStore
 from so8t.cli import app
 
@@ -150,3 +150,12 @@ def test_shipped_head_is_fused_when_asked(embedded_model_dir, tmp_path):
     # every learned part that decides is named by content: the judge's classifiers too
     for name, path in agent.judge.artifact_files.items():
         assert path is not None and fingerprint[name] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_identity_names_the_answer_model_by_content(agent):
+    from so8t.export.gguf_cache import cached_gguf
+    from so8t.models import resolve
+
+    fingerprint = agent.audit.identity(agent.identity_id).fingerprint
+    assert fingerprint["answer_backend"] == agent.answerer.backend == "llama.cpp"
+    assert fingerprint["answer_gguf"] == cached_gguf(resolve(None).folder, SHIPPED_RUN).sha256

@@ -64,7 +64,7 @@ def test_shipped_run_is_baked_once_and_answers(shipped_gguf, embedded_model_dir)
 
     loaded = load_answerer(None, SHIPPED_RUN, "llama.cpp")
     assert isinstance(loaded.answerer, LlamaCppAnswerer) and loaded.head is None
-    assert loaded.files["answer_gguf"] == shipped_gguf.path
+    assert loaded.hashes == {"answer_gguf": shipped_gguf.sha256}
     assert "Paris" in loaded.answerer.answer(chat_ids(loaded.tokenizer), 24)
 
 
