@@ -6,9 +6,10 @@
 Rows, measured in one process after one warm-up ask per answer runtime: the judge on the text alone (p50/p95
 over the prompts); OCR of the image alone; then per runtime (side by side, asks interleaved round-robin so a
 load change hits both alike): `decide` (OCR -> judge -> policy -> audit append, no answer); `ask` with the image
-and an answer of exactly --tokens tokens (end-of-text is held back until then), cold (the runtime's cache is
-emptied first, so the whole prompt is computed: a new image) and warm (llama.cpp keeps the system prompt and the
-image summary from the previous ask: a follow-up question on the same image); and a request the judge denies.
+and an answer of exactly --tokens tokens (end-of-text is held back until then), cold (the runtime forgets earlier
+requests and keeps only the prefix the agent primed at start-up, system prompt and untrusted-text marker: a new
+image) and warm (llama.cpp keeps the image summary from the previous ask too: a follow-up question on the same
+image); and a request the judge denies. Also the judge of the request with its image text, as the agent runs it.
 Issue 6's targets: judge p50 <= 50 ms, `ask` with one image and a 64-token answer <= 3 s on 2 cores. The audit
 store is a fresh SQLite file in a temporary folder, with the same durability (WAL, synchronous=FULL) as a user's.
 """
@@ -92,6 +93,9 @@ def main() -> None:
 
         judge = [t for prompt in JUDGE_PROMPTS for t in timings(lambda: first.judge.judge(prompt), 3)]
         ocr = timings(lambda: summarize_image(image), args.runs)
+        document = summarize_image(image).summary
+        judge_with_image = [t for prompt in answerable for t in timings(
+            lambda: first.judge.judge(prompt, documents=[document]), max(1, args.runs // len(answerable)))]
         decide: dict[str, list[float]] = {b: [] for b in backends}
         asked: dict[str, list[float]] = {b: [] for b in backends}
         followed_up: dict[str, list[float]] = {b: [] for b in backends}
@@ -126,6 +130,7 @@ def main() -> None:
 
     row("judge, text only (en + ja prompts)", judge, TARGETS["judge"])
     row("OCR summary of the image", ocr)
+    row("judge of a question with the image's text (two e5 passes)", judge_with_image)
     for backend in backends:
         row(f"{backend}: decide: OCR + judge + audit (no answer)", decide[backend])
         row(f"{backend}: ask: one image, {args.tokens}-token answer (cold)", asked[backend], TARGETS["ask"])

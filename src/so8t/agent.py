@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ import so8t
 from so8t.answering import AnswerBackend, load_answerer
 from so8t.audit import AuditStore
 from so8t.ocr import OcrError, OcrSummary, summarize_image
+from so8t.ocr.summary import FENCE_OPEN
 from so8t.privacy import redact
 from so8t.prompting import SYSTEM_PROMPT, with_image_summaries
 
@@ -70,6 +72,7 @@ class SafetyAgent:
             log.warning("no trained run given: judging without the SO8T safety head")
         loaded = load_answerer(model, run_dir, answer_backend, use_head)
         self.answerer, self.tokenizer, self.head = loaded.answerer, loaded.tokenizer, loaded.head
+        self.answerer.prime(self._shared_prefix())
         self.policy_version = self.audit.apply_policy(self.judge.policy.name, self.judge.policy.model_dump(mode="json"))
         self.identity_id = self.audit.register_identity(system_prompt, self._fingerprint(loaded.files, loaded.hashes))
 
@@ -104,9 +107,7 @@ class SafetyAgent:
 
     def _decide_and_answer(self, request_id: str, prompt: str, summaries: list[OcrSummary],
                            answer: bool) -> AskResult:
-        messages = [{"role": "system", "content": self.system_prompt},
-                    {"role": "user", "content": with_image_summaries(prompt, summaries)}]
-        input_ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+        input_ids = self._prompt_ids(with_image_summaries(prompt, summaries))
         signals = None
         if self.head is not None and self.use_head:
             signals = {HEAD_SIGNAL: self._head_harmful(self.answerer.last_hidden(input_ids))}
@@ -126,6 +127,15 @@ class SafetyAgent:
         result.scores["output_check"] = check.scores.get("final", 1.0)
         result.reasons.append(f"the answer itself was judged {check.decision} and is withheld")
         return result
+
+    def _prompt_ids(self, user_content: str) -> list[int]:
+        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user_content}]
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+
+    def _shared_prefix(self) -> list[int]:
+        """The token ids every request with an image starts with (system prompt, user turn header, the untrusted
+        text's opening marker up to the image's hash): computed by the answer runtime at start-up, not per ask."""
+        return os.path.commonprefix([self._prompt_ids(f"{FENCE_OPEN} sha256={digit}") for digit in "0f"])
 
     def _head_harmful(self, last_hidden: torch.Tensor) -> float:
         with torch.no_grad():

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from so8t.agent import SHIPPED_RUN, SafetyAgent
 from so8t.audit import AuditStore
 from so8t.cli import app
+from so8t.ocr.summary import FENCE_OPEN
 
 FONT = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
 
@@ -159,3 +160,13 @@ def test_identity_names_the_answer_model_by_content(agent):
     fingerprint = agent.audit.identity(agent.identity_id).fingerprint
     assert fingerprint["answer_backend"] == agent.answerer.backend == "llama.cpp"
     assert fingerprint["answer_gguf"] == cached_gguf(resolve(None).folder, SHIPPED_RUN).sha256
+
+
+def test_start_up_primes_the_prefix_every_image_request_shares(agent):
+    """The system prompt and the untrusted-text marker are computed once, at start-up, not in every ask."""
+    agent.answerer.forget()
+    primed = agent.tokenizer.decode(agent.answerer.model.cached_tokens)
+    assert primed.startswith("<|im_start|>system\n" + agent.system_prompt)
+    assert primed.endswith("<|im_start|>user\n" + FENCE_OPEN + " sha256=")
+    result = agent.ask("When is the library closed?", [image_of("Library notice: closed on 14 May 2025")])
+    assert result.decision == "ALLOW" and result.answer

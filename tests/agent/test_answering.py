@@ -46,6 +46,10 @@ def test_llama_cpp_greedy_decodes_what_transformers_decodes(embedded_model_dir, 
         assert llm.greedy(ids, 16, {tokenizer.eos_token_id}) == expected
         # the system-prompt prefix is reused from the cache; the answer must not depend on what came before
         assert llm.greedy(ids[:-3], 4, set()) and llm.greedy(ids, 16, {tokenizer.eos_token_id}) == expected
+        # a primed prefix is skipped by the next prompt that starts with it, with the same answer
+        llm.prime(ids[:10])
+        assert llm.cached_tokens == ids[:10]
+        assert llm.greedy(ids, 16, {tokenizer.eos_token_id}) == expected
         forced = llm.greedy(ids, 24, {tokenizer.eos_token_id}, min_new_tokens=24)
         assert len(forced) == 24 and tokenizer.eos_token_id not in forced
         with pytest.raises(ValueError, match="exceed the llama.cpp context"):
@@ -66,6 +70,13 @@ def test_shipped_run_is_baked_once_and_answers(shipped_gguf, embedded_model_dir)
     assert isinstance(loaded.answerer, LlamaCppAnswerer) and loaded.head is None
     assert loaded.hashes == {"answer_gguf": shipped_gguf.sha256}
     assert "Paris" in loaded.answerer.answer(chat_ids(loaded.tokenizer), 24)
+    # forget() drops what requests left behind but keeps the prefix primed at start-up
+    prefix = chat_ids(loaded.tokenizer)[:8]
+    loaded.answerer.prime(prefix)
+    assert "Paris" in loaded.answerer.answer(chat_ids(loaded.tokenizer), 24)
+    assert len(loaded.answerer.model.cached_tokens) > len(prefix)
+    loaded.answerer.forget()
+    assert loaded.answerer.model.cached_tokens == prefix
 
 
 def test_a_changed_cache_file_is_refused(shipped_gguf, embedded_model_dir, tmp_path, monkeypatch):

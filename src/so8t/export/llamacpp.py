@@ -114,6 +114,19 @@ class LlamaCppModel:
                 break
         return produced
 
+    def prime(self, token_ids: list[int]) -> None:
+        """Compute the KV cache of token_ids now, so a later greedy() whose prompt starts with them skips them."""
+        if len(token_ids) > self.n_ctx:
+            raise ValueError(f"{len(token_ids)} tokens exceed the llama.cpp context of {self.n_ctx}")
+        self.reset()
+        if token_ids:
+            self._llama.eval(token_ids)
+
+    @property
+    def cached_tokens(self) -> list[int]:
+        """The token ids whose KV cache is held (the prefix a next greedy() call may reuse)."""
+        return list(self._llama.input_ids[: self._llama.n_tokens])
+
     def reset(self) -> None:
         """Forget the cached tokens: the next call evaluates its whole prompt."""
         self._llama.reset()
