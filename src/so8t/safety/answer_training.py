@@ -130,6 +130,10 @@ uses it as the output check's only learned signal (judge.py's docstring).
   cross-entropy, one thread, fixed seed (same weights from the same cached embeddings)
 - Training examples: {meta['train_examples']}; data sha256 `{meta['data_sha256']}`
 - Artifact sha256: `{sha}`
+- Reproducibility: the forms are fixed by the request rows and the template picks (seeded by row id); the model's
+  answers are cached under `~/.cache/so8t/answers/` by a key of the answer model, runtime, system prompt and token
+  budget (a fresh machine regenerates them, greedy, so the same model and runtime give the same text); the
+  embeddings are cached under `~/.cache/so8t/answer_embeddings/`, and training over them is deterministic
 
 ## Training data (answer forms of the train split; never XSTest, JailbreakBench or HarmBench)
 
