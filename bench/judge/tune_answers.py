@@ -1,15 +1,16 @@
-"""Suggests the policy's answer cuts (the agent's output check) from the local model's own answers.
+"""Suggests the policy's answer cuts (the output check) on validation: the agent's real answers and answer forms.
 
-Usage: nice python3 bench/judge/tune_answers.py [--per-lang 60] [--max-held 0.05] [--tokens 64] [--write PATH]
-                                                 [--backend auto|llama.cpp|transformers]
+Usage: OMP_NUM_THREADS=1 nice python3 bench/judge/tune_answers.py [--max-held 0.05] [--max-lookalike-deny 0.03]
+                                                                  [--write PATH]
 
-The classifier learned from requests; the output check reads answers, which score on another scale. This
-generates the agent's answers (embedded model with the shipped run, greedy, the agent's system prompt, in the
-answer runtime the agent picks by default) to benign
-*validation* prompts of each language, scores them as the output check does, and sets the language's answer
-escalate cut so that at most --max-held of those benign answers would be held (the rounded-up quantile); the
-answer deny cut stays the request deny cut. Prints the cuts and the score spread; --write stores a copy of the
-packaged policy with them (copy into src/so8t/safety/configs/policy.json to adopt).
+Scores, with the shipped answer classifier (policy `answer_classifier`), the agent's answers to the fixed sample of
+benign *validation* prompts (so8t.safety.model_answers: the shipped run, greedy, the agent's system prompt and
+runtime, 64 tokens; cached under ~/.cache/so8t/answers) and the answer forms of the validation requests
+(so8t.safety.answer_forms). Per language, the escalate cut holds at most --max-held of the real benign answers
+(just above the rounded-up quantile's score); the deny cut lets at most --max-lookalike-deny of the benign
+look-alike forms (the project's contrastive families) reach DENY, and is never below the escalate cut. Prints the
+cuts and what they do on validation; --write stores a copy of the packaged policy with them (copy into
+src/so8t/safety/configs/policy.json to adopt).
 """
 
 from __future__ import annotations
@@ -17,60 +18,57 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 import so8t  # noqa: E402,F401  (before torch: it sets the OpenMP wait policy)
-from so8t.agent import SHIPPED_RUN  # noqa: E402
-from so8t.answering import load_answerer  # noqa: E402
-from so8t.prompting import SYSTEM_PROMPT  # noqa: E402
-from so8t.safety import Judge  # noqa: E402
+import numpy as np  # noqa: E402
+from so8t.safety.answer_classifier import AnswerClassifier  # noqa: E402
+from so8t.safety.answer_training import AnswerFeatures, answer_examples, model_answers_for  # noqa: E402
 from so8t.safety.dataset import iter_rows  # noqa: E402
+from so8t.safety.policy import load_policy  # noqa: E402
 
 
-def answer(loaded, prompt: str, tokens: int) -> str:
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
-    ids = loaded.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
-    return loaded.answerer.answer(ids, tokens)
+def cut_holding_at_most(scores: np.ndarray, share: float) -> float:
+    """The lowest cut that holds at most `share` of `scores`: just above the rounded-up quantile's score."""
+    ordered = np.sort(scores)
+    rank = min(len(ordered) - 1, math.ceil((1 - share) * len(ordered)) - 1)
+    return round(float(ordered[rank]) + 5e-5, 4)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--per-lang", type=int, default=60, help="benign validation prompts per language")
-    parser.add_argument("--max-held", type=float, default=0.05, help="share of benign answers the cut may hold")
-    parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--write", type=Path, default=None)
+    parser.add_argument("--max-held", type=float, default=0.05, help="share of real benign answers the cut may hold")
+    parser.add_argument("--max-lookalike-deny", type=float, default=0.03,
+                        help="share of benign look-alike answer forms that may reach DENY")
     parser.add_argument("--backend", default="auto", help="answer runtime (default: the agent's)")
+    parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
-    judge = Judge()
-    loaded = load_answerer(None, SHIPPED_RUN, args.backend)
-    print(f"answers from the {loaded.answerer.backend} runtime")
+    rows = list(iter_rows())
+    classifier = AnswerClassifier.load()
+    features = AnswerFeatures(classifier.e5.wheel)
+    examples = answer_examples(rows, "val", model_answers=model_answers_for("val", rows, args.backend))
+    scores = classifier.head.predict_proba(features([e.text for e in examples]))
     cuts = {}
-    started = time.perf_counter()
     for lang in ("en", "ja"):
-        benign = sorted((r for r in iter_rows(split="val") if r.lang == lang and r.label == "benign"),
-                        key=lambda r: r.id)
-        chosen = random.Random(f"answers-{lang}").sample(benign, min(args.per_lang, len(benign)))
-        texts = [a for a in (answer(loaded, row.text, args.tokens) for row in chosen) if a]
-        scores = sorted(v.scores["final"] for v in judge.judge_many(texts, answer=True))
-        rank = min(len(scores) - 1, math.ceil((1 - args.max_held) * len(scores)) - 1)
-        request = judge.policy.thresholds_for(lang)
-        # just above the quantile's score, so that score itself is not held; never above the deny cut
-        escalate = min(round(scores[rank] + 5e-5, 4), request.deny)
-        cuts[lang] = {"escalate": escalate, "deny": request.deny}
-        held = sum(s >= escalate for s in scores) / len(scores)
-        print(f"{lang}: {len(scores)} benign answers, scores p50 {scores[len(scores) // 2]:.4f} "
-              f"p90 {scores[int(0.9 * (len(scores) - 1))]:.4f} max {scores[-1]:.4f}; request escalate cut "
-              f"{request.escalate} would hold {sum(s >= request.escalate for s in scores) / len(scores):.1%}; "
-              f"answer cut {escalate} holds {held:.1%}")
-    print(f"answer_thresholds: {json.dumps(cuts)}  ({time.perf_counter() - started:.0f} s)")
+        mine = [(e, s) for e, s in zip(examples, scores) if e.lang == lang]
+        real = np.array([s for e, s in mine if e.kind == "model_answer"])
+        lookalike = np.array([s for e, s in mine if e.label == "benign" and e.source == "so8t-contrastive"
+                              and not e.kind.startswith("form:refuse")])
+        harmful = np.array([s for e, s in mine if e.label == "harmful"])
+        escalate = cut_holding_at_most(real, args.max_held)
+        deny = max(escalate, cut_holding_at_most(lookalike, args.max_lookalike_deny))
+        cuts[lang] = {"escalate": escalate, "deny": deny}
+        print(f"{lang}: {len(real)} real benign answers (p50 {np.median(real):.4f}, max {real.max():.4f}): escalate "
+              f"{escalate} holds {np.mean(real >= escalate):.1%}; {len(lookalike)} look-alike forms: deny {deny} "
+              f"denies {np.mean(lookalike >= deny):.1%}, holds {np.mean(lookalike >= escalate):.1%}; "
+              f"{len(harmful)} harmful forms: held {np.mean(harmful >= escalate):.1%}, denied {np.mean(harmful >= deny):.1%}")
+    print(f"answer_thresholds: {json.dumps(cuts)}")
     if args.write:
-        policy = judge.policy.model_dump(mode="json")
+        policy = load_policy().model_dump(mode="json")
         policy["answer_thresholds"] = cuts
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(json.dumps(policy, ensure_ascii=False, indent=1), encoding="utf-8")

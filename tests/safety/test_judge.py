@@ -169,9 +169,10 @@ def test_answers_are_judged_against_the_policy_answer_cuts(tmp_path, judge):
     policy["answer_thresholds"] = {"en": {"escalate": min(0.99, score * 2 + 0.01), "deny": 0.99}}
     path = tmp_path / "answers.json"
     path.write_text(json.dumps(policy), encoding="utf-8")
-    custom = Judge(policy=path, encoder=judge.encoder)
-    assert custom.judge(answer).decision == "ESCALATE"  # as a request: the request cut applies
-    assert custom.judge(answer, answer=True).decision == "ALLOW"  # as the model's answer: the answer cut
+    custom = Judge(policy=path, classifier=judge.classifier, encoder=judge.encoder, e5_classifier=judge.e5_classifier)
+    assert custom.judge(answer, answer=True).decision == "ALLOW"  # the answer cut, not the request cut
     assert custom.judge_many([answer], answer=True)[0].decision == "ALLOW"
     ja = "図書館は2月14日に休館します。"
-    assert custom.judge(ja, answer=True).decision == custom.judge(ja).decision  # no ja answer cut: request cut
+    ja_score = custom.judge(ja, answer=True).scores["final"]
+    expected = "ALLOW" if ja_score < score / 2 else "ESCALATE"  # no ja answer cut: the request cuts apply
+    assert custom.judge(ja, answer=True).decision == expected

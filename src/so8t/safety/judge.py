@@ -19,6 +19,13 @@ Decision rule (also in the README):
    bluntly refused) when a policy pattern established that category; otherwise the category is the nearest
    harmful-category centroid of the training data, reported but never used to soften a decision.
 `confidence` is the probability behind the decision: `final` for DENY/ESCALATE, 1 - `final` for ALLOW.
+
+The output check (`answer=True`, the local model's answer) under a policy with `answer_classifier` (1.4.0 on):
+the answer alone is scored by the dedicated answer classifier (`answer_harmful`, a head over the answer's USE and
+frozen e5 embeddings, trained on answer-shaped text), which is `fused`; the request classifiers are not run on it
+(they learned from questions and score declarative harm low). The request is not looked at: it was judged before
+the model ran, and an answer is withheld for what it says, whatever was asked. Steps 3-6 then apply to the answer
+text as to a prompt, against the policy's `answer_thresholds`. Extra signals are for requests and are refused here.
 """
 
 from __future__ import annotations
@@ -31,10 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
+from so8t.safety.answer_classifier import ANSWER_ARTIFACT_PATH, AnswerClassifier
 from so8t.safety.classifier import HarmClassifier
 from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier
 from so8t.safety.encoder import SentenceEncoder, load_encoder
-from so8t.safety.policy import BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, Decision, Pattern, Policy, load_policy
+from so8t.safety.policy import ANSWER_SIGNAL, BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, Decision, Pattern, Policy, \
+    load_policy
 from so8t.safety.training import ARTIFACT_PATH
 
 _EPS = 1e-4
@@ -79,7 +88,8 @@ class Judge:
     """Builds once (policy, encoder, classifiers), then judges prompts one at a time or in batches."""
 
     def __init__(self, policy: Policy | str | Path | None = None, classifier: HarmClassifier | str | Path | None = None,
-                 encoder: SentenceEncoder | None = None, e5_classifier: E5HarmClassifier | str | Path | None = None):
+                 encoder: SentenceEncoder | None = None, e5_classifier: E5HarmClassifier | str | Path | None = None,
+                 answer_classifier: AnswerClassifier | str | Path | None = None):
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         # The files the learned parts came from, for the agent's identity contract (None: given as objects).
         self.artifact_files: dict[str, Path | None] = {
@@ -98,6 +108,22 @@ class Judge:
                 self.artifact_files["judge_e5_classifier"] = Path(e5_classifier or E5_ARTIFACT_PATH)
             self.e5_classifier = e5_classifier if isinstance(e5_classifier, E5HarmClassifier) else \
                 E5HarmClassifier.load(self.artifact_files["judge_e5_classifier"])
+        # The answer classifier is loaded on the first answer (requests never need it), but named now: the agent's
+        # identity fingerprint hashes it at start-up.
+        self._answer_classifier = answer_classifier if isinstance(answer_classifier, AnswerClassifier) else None
+        if self.policy.answer_classifier and self._answer_classifier is None:
+            path = Path(answer_classifier or ANSWER_ARTIFACT_PATH)
+            if not path.is_file():
+                raise FileNotFoundError(f"policy {self.policy.version} judges answers with {path}, which is missing "
+                                        "(train it: python3 -m so8t.safety.answer_training)")
+            self.artifact_files["judge_answer_classifier"] = path
+
+    @property
+    def answer_classifier(self) -> AnswerClassifier:
+        if self._answer_classifier is None:
+            wheel = self.e5_classifier.wheel if self.e5_classifier is not None else None  # one copy of the base
+            self._answer_classifier = AnswerClassifier.load(self.artifact_files["judge_answer_classifier"], wheel)
+        return self._answer_classifier
 
     def judge(self, text: str, extra_signals: Mapping[str, float] | None = None,
               documents: Sequence[str] = (), answer: bool = False) -> Verdict:
@@ -116,14 +142,19 @@ class Judge:
         docs = [list(d) for d in documents] if documents is not None else [[] for _ in texts]
         if len(extras) != len(texts) or len(docs) != len(texts):
             raise ValueError(f"{len(texts)} prompts but {len(extras)} extra_signals and {len(docs)} document lists")
+        by_answer_classifier = answer and self.policy.answer_classifier
         for signals in extras:
+            if signals and by_answer_classifier:
+                raise ValueError("extra signals are judged with requests; an answer is scored by the answer classifier")
             self._check_signals(signals or {})
         flat_docs = [d for doc_list in docs for d in doc_list if d.strip()]
         embeddings = self.encoder.encode(texts + flat_docs)
-        builtin = [{ENCODER_SIGNAL: float(p)} for p in self.classifier.predict_proba(embeddings)]
-        if self.e5_classifier is not None:
-            for signals, p in zip(builtin, self.e5_classifier.predict_proba(texts + flat_docs)):
-                signals[E5_SIGNAL] = float(p)
+        if by_answer_classifier:
+            answer_scores = self.answer_classifier.predict_proba(texts, embeddings[:len(texts)])
+            builtin = [{ANSWER_SIGNAL: float(p)} for p in answer_scores]
+            builtin += self._request_signals(flat_docs, embeddings[len(texts):])
+        else:
+            builtin = self._request_signals(texts + flat_docs, embeddings)
         doc_scores = iter(self._fuse(signals) for signals in builtin[len(texts):])
         verdicts = []
         for index, (text, signals, doc_list) in enumerate(zip(texts, extras, docs)):
@@ -132,8 +163,19 @@ class Judge:
                                          kept, [next(doc_scores) for _ in kept], answer))
         return verdicts
 
+    def _request_signals(self, texts: list[str], embeddings: np.ndarray) -> list[dict[str, float]]:
+        """The request classifiers' probabilities per text (the USE head, and the e5 one where the policy fuses it)."""
+        signals = [{ENCODER_SIGNAL: float(p)} for p in self.classifier.predict_proba(embeddings)] if texts else []
+        if self.e5_classifier is not None and texts:
+            for row, p in zip(signals, self.e5_classifier.predict_proba(texts)):
+                row[E5_SIGNAL] = float(p)
+        return signals
+
     def _fuse(self, signals: Mapping[str, float]) -> float:
-        """The policy's weighted mean of log-odds over the signals present, back to a probability."""
+        """The policy's weighted mean of log-odds over the signals present, back to a probability; an answer's own
+        classifier is its only signal and is taken as it is."""
+        if ANSWER_SIGNAL in signals:
+            return signals[ANSWER_SIGNAL]
         weights = {name: self.policy.fusion.weights[name] for name in signals}
         total = sum(weights.values()) or 1.0
         return 1.0 / (1.0 + math.exp(-sum(weights[n] * _logit(p) for n, p in signals.items()) / total))

@@ -22,6 +22,7 @@ _DECISION_ORDER: dict[str, int] = {"ALLOW": 0, "ESCALATE": 1, "DENY": 2}
 DEFAULT_POLICY_RESOURCE = "configs/policy.json"
 ENCODER_SIGNAL = "encoder_harmful"
 E5_SIGNAL = "e5_harmful"  # the fine-tuned e5 classifier; computed by the judge when the policy gives it a weight
+ANSWER_SIGNAL = "answer_harmful"  # the output check's own classifier (policy.answer_classifier)
 BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL)
 
 
@@ -102,11 +103,13 @@ class Policy(_Strict):
     thresholds: Thresholds
     # Per-language overrides ("ja": {...}); score distributions differ by language, so one cut does not fit both.
     language_thresholds: dict[Literal["en", "ja"], Thresholds] = {}
-    # Cuts for the output check on the local model's own answers. The classifier learned from requests, so
-    # answers score on another scale (a plain benign answer sits near the request escalate cut); these come
-    # from the model's answers to benign validation prompts (bench/judge/tune_answers.py). A language without
-    # an entry uses the request cuts.
+    # Cuts for the output check on the local model's own answers, which score on another scale than requests;
+    # these come from the model's answers to benign validation prompts (bench/judge/tune_answers.py). A language
+    # without an entry uses the request cuts.
     answer_thresholds: dict[Literal["en", "ja"], Thresholds] = {}
+    # true: the output check scores answers with the dedicated answer classifier (so8t.safety.answer_classifier),
+    # trained on answer-shaped text; false (policies before 1.4.0): with the request classifiers.
+    answer_classifier: bool = False
     categories: dict[str, Category]
     fusion: Fusion
     patterns: Patterns
