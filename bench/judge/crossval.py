@@ -11,7 +11,9 @@ Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; 
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py fill-cache        # e5 bottom states of all train+val rows
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py e5-fold --fold K   # K = 0..3 (CV_FOLDS): one e5 per fold
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py use                # USE classifier OOF (seconds)
-  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--e5-weights 1,2,3,4] [--write POLICY.json]
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py shipped-val        # shipped classifiers on validation
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--scores oof|shipped-val] [--e5-weights 1,2,3,4]
+                                                             [--confidence 0.9] [--write POLICY.json --write-weight W]
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from so8t.safety.dataset import CV_FOLDS, SafetyRow, cv_fold, iter_rows  # noqa:
 from so8t.safety.e5_classifier import E5TrainConfig  # noqa: E402
 from so8t.safety.e5_training import cached_bottom_states, train_e5_from_rows  # noqa: E402
 from so8t.safety.encoder import DEFAULT_ENCODER, encode_cached, load_encoder  # noqa: E402
-from so8t.safety.evaluation import LOOKALIKE_SOURCE, quality, roc_auc  # noqa: E402
+from so8t.safety.evaluation import LOOKALIKE_SOURCE, judge_rows, quality, roc_auc  # noqa: E402
 from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, Policy  # noqa: E402
 from so8t.safety.training import train_from_rows  # noqa: E402
 
@@ -144,21 +146,40 @@ def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_re
     return result
 
 
-def cuts(rows: list[SafetyRow], cache: Path, weights: list[float], target_recall: float, max_lookalike_deny: float,
-         confidence: float, write: Path | None, write_weight: float | None, version: str | None) -> None:
-    use = json.loads(_oof_path(cache, "use").read_text())
+def shipped_val(rows: list[SafetyRow], cache: Path) -> None:
+    """The shipped classifiers' signals on the validation rows (they train on train only): the same rule's cuts on
+    them are the validation-only comparison, and their figures at the OOF cuts a held-out check of those cuts."""
+    judge = Judge()
+    val = [row for row in rows if row.split == "val"]
+    verdicts = judge_rows(judge, val, {})
+    for name in (ENCODER_SIGNAL, E5_SIGNAL):
+        _save(_oof_path(cache, f"shipped_val_{name}"), {r.id: v.scores[name] for r, v in zip(val, verdicts)})
+
+
+def _signals(cache: Path, source: str) -> tuple[dict[str, float], dict[str, float]]:
+    """(USE, e5) scores per row id: out-of-fold ("oof"; folds not yet scored are left out) or the shipped
+    classifiers' on validation ("shipped-val")."""
+    if source == "shipped-val":
+        return tuple(json.loads(_oof_path(cache, f"shipped_val_{n}").read_text()) for n in (ENCODER_SIGNAL, E5_SIGNAL))
     e5: dict[str, float] = {}
     done = [fold for fold in range(CV_FOLDS) if _oof_path(cache, f"e5_fold{fold}").exists()]
     for fold in done:
         e5.update(json.loads(_oof_path(cache, f"e5_fold{fold}").read_text()))
     if len(done) < CV_FOLDS:
         print(f"only folds {done} of {CV_FOLDS} have e5 scores: using their rows alone")
-        rows = [row for row in rows if row.id in e5]
+    return json.loads(_oof_path(cache, "use").read_text()), e5
+
+
+def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
+         max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
+         version: str | None) -> None:
+    use, e5 = _signals(cache, source)
+    rows = [row for row in rows if row.id in e5]
     encoder = load_encoder(DEFAULT_ENCODER)
     embeddings = encode_cached(encoder, [row.text for row in rows], cache / "embeddings")
     labels = np.array([row.label == "harmful" for row in rows])
     langs = np.array([row.lang for row in rows])
-    print(f"OOF over train+val: {len(rows)} rows, {len({r.group for r in rows})} groups, {CV_FOLDS} folds; cuts for "
+    print(f"{source} scores: {len(rows)} rows, {len({r.group for r in rows})} groups; cuts for "
           f"{target_recall:.0%} recall and <= {max_lookalike_deny:.0%} look-alike DENY in {confidence:.0%} of "
           f"group-bootstrap resamples")
     print(OPERATING_POINT_HEADER)
@@ -188,7 +209,8 @@ def cuts(rows: list[SafetyRow], cache: Path, weights: list[float], target_recall
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "cuts"])
+    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "shipped-val", "cuts"])
+    parser.add_argument("--scores", choices=["oof", "shipped-val"], default="oof", help="which scores `cuts` reads")
     parser.add_argument("--fold", type=int, default=None)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--e5-weights", default="1,2,3,4")
@@ -208,8 +230,10 @@ def main() -> None:
         e5_fold(rows, args.fold, args.cache)
     elif args.step == "use":
         use_oof(rows, args.cache)
+    elif args.step == "shipped-val":
+        shipped_val(rows, args.cache)
     else:
-        cuts(rows, args.cache, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
+        cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
              args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version)
 
 
