@@ -27,7 +27,7 @@ from so8t.safety import Judge, load_policy  # noqa: E402
 from so8t.safety.dataset import iter_rows  # noqa: E402
 from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier  # noqa: E402
 from so8t.safety.encoder import DEFAULT_ENCODER, load_encoder  # noqa: E402
-from so8t.safety.evaluation import judge_rows, quality, roc_auc, suggest_thresholds  # noqa: E402
+from so8t.safety.evaluation import QualityReport, judge_rows, quality, roc_auc, suggest_thresholds  # noqa: E402
 from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, Policy  # noqa: E402
 from so8t.safety.training import ARTIFACT_PATH  # noqa: E402
 
@@ -58,6 +58,17 @@ class _LogOddsMean:
         return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
 
 
+OPERATING_POINT_HEADER = (f"{'e5 weight':>9} {'lang':>4} {'ROC-AUC':>8} {'recall':>7} {'LA DENY':>8} {'LA esc':>7} "
+                          f"{'ben DENY':>9} {'ben esc':>8} {'refuse':>7} {'F1':>6}  thresholds (escalate / deny)")
+
+
+def operating_point_row(weight: float, lang: str, auc: float, r: QualityReport, t: dict[str, float]) -> str:
+    """One line of the table: a fusion weight's figures in one language at its tuned cuts."""
+    return (f"{weight:>9} {lang:>4} {auc:8.4f} {r.harmful_recall:7.1%} {r.lookalike_over_refusal:8.1%} "
+            f"{r.lookalike_escalation:7.1%} {r.benign_over_refusal:9.1%} {r.benign_escalation:8.1%} "
+            f"{r.refuse_recall:7.1%} {r.safety_f1:6.1%}  {t['escalate']} / {t['deny']}")
+
+
 def _variant(weight: float, thresholds: dict | None = None) -> Policy:
     data = load_policy().model_dump(mode="json")
     data["fusion"]["weights"] = ({ENCODER_SIGNAL: 0.0, E5_SIGNAL: 1.0} if math.isinf(weight)
@@ -85,8 +96,7 @@ def main() -> None:
     langs = np.array([row.lang for row in rows])
     print(f"validation split: {len(rows)} rows; e5 artifact(s) {args.e5}; thresholds tuned on these rows for "
           f"{args.target_recall:.0%} harmful recall and <= {args.max_lookalike_deny:.0%} look-alike DENY")
-    print(f"{'e5 weight':>9} {'lang':>4} {'ROC-AUC':>8} {'recall':>7} {'LA DENY':>8} {'LA esc':>7} {'ben DENY':>9} "
-          f"{'ben esc':>8} {'refuse':>7} {'F1':>6}  thresholds (escalate / deny)")
+    print(OPERATING_POINT_HEADER)
     for weight in [float(w) for w in args.e5_weights.split(",")]:
         judge = Judge(policy=_variant(weight), classifier=args.classifier, encoder=encoder, e5_classifier=e5)
         verdicts = judge_rows(judge, rows, {})
@@ -96,12 +106,8 @@ def main() -> None:
                       e5_classifier=e5)
         decisions = [v.decision for v in judge_rows(tuned, rows, {})]
         for lang in ("en", "ja"):
-            r = quality(rows, decisions, lang)
             auc = roc_auc(final[langs == lang], labels[langs == lang])
-            t = thresholds[lang]
-            print(f"{weight:>9} {lang:>4} {auc:8.4f} {r.harmful_recall:7.1%} {r.lookalike_over_refusal:8.1%} "
-                  f"{r.lookalike_escalation:7.1%} {r.benign_over_refusal:9.1%} {r.benign_escalation:8.1%} "
-                  f"{r.refuse_recall:7.1%} {r.safety_f1:6.1%}  {t['escalate']} / {t['deny']}")
+            print(operating_point_row(weight, lang, auc, quality(rows, decisions, lang), thresholds[lang]))
 
 
 if __name__ == "__main__":

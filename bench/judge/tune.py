@@ -6,6 +6,8 @@ Prints the thresholds (copy them into src/so8t/safety/configs/policy.json) or, w
 packaged policy carrying them (e.g. to measure another operating point with bench/judge/run.py --policy PATH).
 escalate: highest value keeping --target-recall of the language's harmful validation rows flagged;
 deny: lowest value keeping its look-alike benign DENY <= --max-lookalike-deny.
+Since policy 1.5.0 the shipped cuts and fusion weight come from family-grouped cross-validation over train+val with
+a bootstrap margin (bench/judge/crossval.py); this validation-only rule is kept to compare against.
 """
 
 from __future__ import annotations

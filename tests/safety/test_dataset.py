@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from so8t.safety.dataset import DEFAULT_CONTRASTIVE_DIR, contrastive_rows, iter_rows, split_of
+from so8t.safety.dataset import CV_FOLDS, DEFAULT_CONTRASTIVE_DIR, contrastive_rows, cv_fold, iter_rows, split_of
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,18 @@ def test_every_group_and_text_sits_in_exactly_one_split(rows):
     assert all(len(s) == 1 for s in splits_by_group.values())
     assert all(len(s) == 1 for s in splits_by_text.values())
     assert {row.split for row in rows} == {"train", "val", "test"}
+
+
+def test_cross_validation_folds_mix_train_and_val_groups_and_cover_both_labels(rows):
+    development = [r for r in rows if r.split in ("train", "val")]
+    folds = defaultdict(set)
+    for row in development:
+        folds[cv_fold(row.group)].add((row.split, row.lang, row.label))
+    assert sorted(folds) == list(range(CV_FOLDS))
+    for held in folds.values():  # every fold is a usable held-out set in both languages, drawn from train and val
+        assert {(lang, label) for _, lang, label in held} == {(l, b) for l in ("en", "ja") for b in ("harmful", "benign")}
+        assert {split for split, _, _ in held} == {"train", "val"}
+    assert cv_fold("family:en-kill-process") == cv_fold("family:en-kill-process")
 
 
 def test_contrastive_twins_share_family_split_and_have_both_labels():

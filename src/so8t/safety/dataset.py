@@ -25,9 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CONTRASTIVE_DIR = REPO_ROOT / "data" / "contrastive"
 SHARED_DIR_ENV = "SO8T_SAFETY_DATA"
 
-# Percent of groups per split: test first, then validation (threshold tuning), the rest trains.
+# Percent of groups per split: test first, then validation, the rest trains.
 TEST_PERCENT = 25
 VAL_PERCENT = 15
+# Validation alone holds too few template families to set cuts that carry over to unseen ones, so since policy
+# 1.5.0 the cuts come from family-grouped cross-validation over train + val (`cv_fold`, bench/judge/crossval.py).
+CV_FOLDS = 4
 
 # xsafety is a topic set. Its benign-topic slices are used as benign, its insult slice as toxic content and its
 # goal-hijacking slice as injection attempts; the mixed slices (crimes, unsafe instruction, role play, ...) hold
@@ -89,6 +92,12 @@ def split_of(group: str) -> Split:
     if bucket < TEST_PERCENT + VAL_PERCENT:
         return "val"
     return "train"
+
+
+def cv_fold(group: str, folds: int = CV_FOLDS) -> int:
+    """A group's cross-validation fold: a salted hash, independent of `split_of`, so each fold mixes train and val
+    groups and a group's rows (twins, translations) always share a fold."""
+    return int(hashlib.sha256(f"cv:{group}".encode("utf-8")).hexdigest()[:8], 16) % folds
 
 
 def _row(*, id: str, text: str, label: Label, decision: Decision, lang: str, category: str, source: str,

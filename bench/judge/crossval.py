@@ -1,0 +1,241 @@
+"""Family-grouped K-fold cross-validation over train+val: out-of-fold (OOF) scores for every row, and the policy's
+cuts and fusion weight picked on them. The test split is never read.
+
+Why: the validation split holds few template families (152 en / 94 ja look-alike rows), so cuts set exactly at the
+targets on it overfit them (policy 1.3.x: 1.6% harmful ALLOW in ja and 3% look-alike DENY in en on validation, 3.0%
+and 7.0% on test). Here every train+val row is scored by classifiers that never saw its group (template family,
+pair, translation pair), about 5x the held-out families of validation alone, and each cut is set with a margin:
+the cut that meets the target in 90% of bootstrap resamples of those groups, not just on the one sample.
+
+Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; run the e5 folds in parallel):
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py fill-cache        # e5 bottom states of all train+val rows
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py e5-fold --fold K   # K = 0..3 (CV_FOLDS): one e5 per fold
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py use                # USE classifier OOF (seconds)
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py shipped-val        # shipped classifiers on validation
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--scores oof|shipped-val] [--e5-weights 1,2,3,4]
+                                                             [--confidence 0.9] [--write POLICY.json --write-weight W]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from so8t.safety import Judge, load_policy  # noqa: E402
+from so8t.safety.dataset import CV_FOLDS, SafetyRow, cv_fold, iter_rows  # noqa: E402
+from so8t.safety.e5_classifier import E5TrainConfig  # noqa: E402
+from so8t.safety.e5_training import cached_bottom_states, train_e5_from_rows  # noqa: E402
+from so8t.safety.encoder import DEFAULT_ENCODER, encode_cached, load_encoder  # noqa: E402
+from so8t.safety.evaluation import LOOKALIKE_SOURCE, judge_rows, quality, roc_auc  # noqa: E402
+from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, Policy  # noqa: E402
+from so8t.safety.training import train_from_rows  # noqa: E402
+
+from fusion import OPERATING_POINT_HEADER, operating_point_row  # noqa: E402  (bench/judge, beside this script)
+
+DEFAULT_CACHE = Path.home() / ".cache" / "so8t" / "judge4"
+
+
+def development_rows() -> list[SafetyRow]:
+    """train + val rows (never test), in a fixed order."""
+    return [row for row in iter_rows() if row.split in ("train", "val")]
+
+
+def _oof_path(cache: Path, name: str) -> Path:
+    return cache / "oof" / f"{name}.json"
+
+
+def _save(path: Path, scores: dict[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(scores), encoding="utf-8")
+
+
+def fill_cache(rows: list[SafetyRow], cache: Path) -> None:
+    from so8t.safety.e5_classifier import E5HarmClassifier
+    from so8t.safety.e5_wheel import E5Wheel
+
+    wheel = E5Wheel()
+    model = E5HarmClassifier(wheel, E5TrainConfig().trained_layers, {"train_config": {"max_tokens": 128}})
+    cached_bottom_states(model, [row.text for row in rows], cache / "e5_bottom")
+
+
+def e5_fold(rows: list[SafetyRow], fold: int, cache: Path) -> None:
+    """Trains one e5 member (the shipped config, seed 0) on the other folds and scores this fold as the judge does."""
+    train = [row for row in rows if cv_fold(row.group) != fold]
+    held = [row for row in rows if cv_fold(row.group) == fold]
+    model = train_e5_from_rows(train, E5TrainConfig(), cache_dir=cache / "e5_bottom", members=1)
+    scores = model.predict_proba([row.text for row in held])
+    _save(_oof_path(cache, f"e5_fold{fold}"), {row.id: float(p) for row, p in zip(held, scores)})
+
+
+def use_oof(rows: list[SafetyRow], cache: Path) -> None:
+    encoder = load_encoder(DEFAULT_ENCODER)
+    embeddings = encode_cached(encoder, [row.text for row in rows], cache / "embeddings")
+    folds = np.array([cv_fold(row.group) for row in rows])
+    scores: dict[str, float] = {}
+    for fold in range(CV_FOLDS):
+        train = np.flatnonzero(folds != fold)
+        model = train_from_rows([rows[i] for i in train], embeddings[train], DEFAULT_ENCODER)
+        held = np.flatnonzero(folds == fold)
+        scores.update({rows[i].id: float(p) for i, p in zip(held, model.predict_proba(embeddings[held]))})
+    _save(_oof_path(cache, "use"), scores)
+
+
+def _policy(weight: float, thresholds: dict | None = None) -> Policy:
+    data = load_policy().model_dump(mode="json")
+    data["fusion"]["weights"] = {**data["fusion"]["weights"], ENCODER_SIGNAL: 1.0, E5_SIGNAL: weight}
+    if thresholds:
+        data["language_thresholds"] = thresholds
+    return Policy.model_validate(data)
+
+
+def oof_verdicts(judge: Judge, rows: list[SafetyRow], use: dict, e5: dict, embeddings: np.ndarray) -> list:
+    """The judge's verdict for each row from its OOF signals (patterns and fusion exactly as in `Judge.judge`)."""
+    return [judge._decide(row.text, embeddings[i], {ENCODER_SIGNAL: use[row.id], E5_SIGNAL: e5[row.id]}, [], [])
+            for i, row in enumerate(rows)]
+
+
+def _cut_per_resample(values: np.ndarray, groups: np.ndarray, rate: float, side: str, resamples: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """The tuning rule's cut on `resamples` bootstrap resamples of the groups.
+
+    side "escalate": highest cut keeping (1 - rate) of `values` at or above it (rate = allowed miss fraction);
+    side "deny": lowest cut putting at most `rate` of `values` at or above it.
+    """
+    unique, index = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(index == g) for g in range(len(unique))]
+    cuts = np.empty(resamples)
+    for b in range(resamples):
+        picked = np.concatenate([members[g] for g in rng.integers(0, len(unique), len(unique))])
+        sample = np.sort(values[picked])
+        if side == "escalate":
+            cuts[b] = sample[int(np.floor(rate * len(sample)))] - 1e-4
+        else:
+            cuts[b] = sample[len(sample) - 1 - int(np.floor(rate * len(sample)))] + 1e-4
+    return cuts
+
+
+def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_recall: float,
+                max_lookalike_deny: float, confidence: float, resamples: int = 1000) -> dict[str, dict[str, float]]:
+    """Per language, cuts that meet the targets in `confidence` of group-bootstrap resamples of the OOF rows."""
+    allow_ids = {p.id for p in policy.patterns.allow}
+    deny_ids = {p.id for p in policy.patterns.deny}
+    final = np.array([v.scores["final"] for v in verdicts])
+    deny_view = np.array([0.0 if allow_ids & set(v.patterns) and not deny_ids & set(v.patterns) else v.scores["final"]
+                          for v in verdicts])
+    rng = np.random.default_rng(0)
+    result = {}
+    for lang in ("en", "ja"):
+        harmful = np.array([r.lang == lang and r.label == "harmful" for r in rows])
+        lookalike = np.array([r.lang == lang and r.label == "benign" and r.source == LOOKALIKE_SOURCE for r in rows])
+        groups = np.array([r.group for r in rows])
+        escalate = np.quantile(_cut_per_resample(final[harmful], groups[harmful], 1.0 - target_recall, "escalate",
+                                                 resamples, rng), 1.0 - confidence)
+        deny = np.quantile(_cut_per_resample(deny_view[lookalike], groups[lookalike], max_lookalike_deny, "deny",
+                                             resamples, rng), confidence)
+        escalate = round(float(max(escalate, 0.0)), 4)
+        result[lang] = {"escalate": escalate, "deny": round(float(min(max(deny, escalate), 1.0)), 4)}
+    return result
+
+
+def shipped_val(rows: list[SafetyRow], cache: Path) -> None:
+    """The shipped classifiers' signals on the validation rows (they train on train only): the same rule's cuts on
+    them are the validation-only comparison, and their figures at the OOF cuts a held-out check of those cuts."""
+    judge = Judge()
+    val = [row for row in rows if row.split == "val"]
+    verdicts = judge_rows(judge, val, {})
+    for name in (ENCODER_SIGNAL, E5_SIGNAL):
+        _save(_oof_path(cache, f"shipped_val_{name}"), {r.id: v.scores[name] for r, v in zip(val, verdicts)})
+
+
+def _signals(cache: Path, source: str) -> tuple[dict[str, float], dict[str, float]]:
+    """(USE, e5) scores per row id: out-of-fold ("oof"; folds not yet scored are left out) or the shipped
+    classifiers' on validation ("shipped-val")."""
+    if source == "shipped-val":
+        return tuple(json.loads(_oof_path(cache, f"shipped_val_{n}").read_text()) for n in (ENCODER_SIGNAL, E5_SIGNAL))
+    e5: dict[str, float] = {}
+    done = [fold for fold in range(CV_FOLDS) if _oof_path(cache, f"e5_fold{fold}").exists()]
+    for fold in done:
+        e5.update(json.loads(_oof_path(cache, f"e5_fold{fold}").read_text()))
+    if len(done) < CV_FOLDS:
+        print(f"only folds {done} of {CV_FOLDS} have e5 scores: using their rows alone")
+    return json.loads(_oof_path(cache, "use").read_text()), e5
+
+
+def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
+         max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
+         version: str | None) -> None:
+    use, e5 = _signals(cache, source)
+    rows = [row for row in rows if row.id in e5]
+    encoder = load_encoder(DEFAULT_ENCODER)
+    embeddings = encode_cached(encoder, [row.text for row in rows], cache / "embeddings")
+    labels = np.array([row.label == "harmful" for row in rows])
+    langs = np.array([row.lang for row in rows])
+    print(f"{source} scores: {len(rows)} rows, {len({r.group for r in rows})} groups; cuts for "
+          f"{target_recall:.0%} recall and <= {max_lookalike_deny:.0%} look-alike DENY in {confidence:.0%} of "
+          f"group-bootstrap resamples")
+    print(OPERATING_POINT_HEADER)
+    chosen = None
+    for weight in weights:
+        base = Judge(policy=_policy(weight))
+        verdicts = oof_verdicts(base, rows, use, e5, embeddings)
+        thresholds = margin_cuts(rows, verdicts, base.policy, target_recall, max_lookalike_deny, confidence)
+        tuned = Judge(policy=_policy(weight, thresholds), classifier=base.classifier, encoder=base.encoder,
+                      e5_classifier=base.e5_classifier)
+        decisions = [v.decision for v in oof_verdicts(tuned, rows, use, e5, embeddings)]
+        final = np.array([v.scores["final"] for v in verdicts])
+        for lang in ("en", "ja"):
+            auc = roc_auc(final[langs == lang], labels[langs == lang])
+            print(operating_point_row(weight, lang, auc, quality(rows, decisions, lang), thresholds[lang]))
+        if weight == write_weight:
+            chosen = (weight, thresholds)
+    if write and chosen:
+        policy = load_policy().model_dump(mode="json")
+        policy["fusion"]["weights"][E5_SIGNAL] = chosen[0]
+        policy["language_thresholds"] = chosen[1]
+        policy["version"] = version or f"{policy['version']}+cv"
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(json.dumps(policy, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"wrote {write} (e5 weight {chosen[0]}, cuts {json.dumps(chosen[1])})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "shipped-val", "cuts"])
+    parser.add_argument("--scores", choices=["oof", "shipped-val"], default="oof", help="which scores `cuts` reads")
+    parser.add_argument("--fold", type=int, default=None)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--e5-weights", default="1,2,3,4")
+    parser.add_argument("--target-recall", type=float, default=0.98)
+    parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
+    parser.add_argument("--confidence", type=float, default=0.9, help="share of bootstrap resamples a cut must satisfy")
+    parser.add_argument("--write", type=Path, default=None, help="write the packaged policy with these cuts here")
+    parser.add_argument("--write-weight", type=float, default=None, help="the e5 weight whose cuts --write takes")
+    parser.add_argument("--version", default=None, help="policy version for --write (default: the packaged one +cv)")
+    args = parser.parse_args()
+    rows = development_rows()
+    if args.step == "fill-cache":
+        fill_cache(rows, args.cache)
+    elif args.step == "e5-fold":
+        if args.fold is None or not 0 <= args.fold < CV_FOLDS:
+            parser.error(f"e5-fold needs --fold 0..{CV_FOLDS - 1}")
+        e5_fold(rows, args.fold, args.cache)
+    elif args.step == "use":
+        use_oof(rows, args.cache)
+    elif args.step == "shipped-val":
+        shipped_val(rows, args.cache)
+    else:
+        cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
+             args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version)
+
+
+if __name__ == "__main__":
+    main()
