@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 import synth  # noqa: E402
 
 from so8t.ocr import PreprocessOptions, summarize_image  # noqa: E402
-from so8t.ocr.engine import engine_for, find_tessdata, read_page  # noqa: E402
+from so8t.ocr.engine import READ_WORKERS, engine_for, find_tessdata, read_page  # noqa: E402
 from so8t.ocr.load import decode_image  # noqa: E402
 from so8t.ocr.preprocess import preprocess  # noqa: E402
 
@@ -65,19 +65,26 @@ def pipeline(png: bytes) -> str:
     return summarize_image(png).raw_text()
 
 
-def pipeline_with(options: PreprocessOptions) -> Callable[[bytes], str]:
+def pipeline_with(options: PreprocessOptions, workers: int = READ_WORKERS) -> Callable[[bytes], str]:
     def read(png: bytes) -> str:
-        lines = read_page(preprocess(decode_image(png).rgb, options), "jpn+eng", 60)
+        lines = read_page(preprocess(decode_image(png).rgb, options), "jpn+eng", 60, workers)
         return "\n".join(line.text for line in lines)
     return read
 
 
 def score(reader: Callable[[bytes], str], samples: list[synth.Sample]) -> list[Score]:
-    scores = []
+    return score_side_by_side({"reader": reader}, samples)["reader"]
+
+
+def score_side_by_side(readers: dict[str, Callable[[bytes], str]], samples: list[synth.Sample]) -> dict[str, list[Score]]:
+    """Each image read by every reader in turn, so a change in the machine's load hits all of them alike."""
+    scores: dict[str, list[Score]] = {name: [] for name in readers}
     for sample in samples:
-        wall, cpu = time.perf_counter(), time.process_time()
-        text = reader(sample.png)
-        scores.append(Score(cer(sample.document.text, text), time.perf_counter() - wall, time.process_time() - cpu))
+        for name, reader in readers.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            text = reader(sample.png)
+            scores[name].append(Score(cer(sample.document.text, text), time.perf_counter() - wall,
+                                      time.process_time() - cpu))
     return scores
 
 
@@ -105,26 +112,31 @@ def main() -> None:
     summarize_image(samples[0].png)  # load every model once, as a long-running agent would have
     plain_tesseract(samples[0].png)
     load_s = time.perf_counter() - started
-    runs = {"plain tesseract": score(plain_tesseract, samples), "so8t pipeline": score(pipeline, samples)}
+    runs = score_side_by_side({"plain tesseract": plain_tesseract, "so8t pipeline": pipeline,
+                               "so8t, whole page in 1 thread": pipeline_with(PreprocessOptions(), workers=1)}, samples)
+    names = list(runs)
+    header = "| " + " | ".join(f"{name} CER" for name in names) + " |"
 
     degradations = list(synth.DEGRADATIONS)
     per_class = {name: by_class(samples, scores, lambda s: s.degradation) for name, scores in runs.items()}
     print(f"OCR benchmark: {len(samples)} images ({len(synth.DOCUMENTS)} documents x {len(degradations)} "
-          f"conditions x seeds {args.seeds}), models loaded in {load_s:.1f} s before timing\n")
-    print("| condition | plain tesseract CER | so8t pipeline CER |")
-    print("|---|---:|---:|")
+          f"conditions x seeds {args.seeds}), models loaded in {load_s:.1f} s before timing; 'so8t pipeline' cuts "
+          f"a page into {READ_WORKERS} strips read at once\n")
+    print("| condition " + header)
+    print("|---" + "|---:" * len(names) + "|")
     for degradation in degradations:
-        print(f"| {degradation} | {pct(per_class['plain tesseract'][degradation])} | "
-              f"{pct(per_class['so8t pipeline'][degradation])} |")
+        print(f"| {degradation} | " + " | ".join(pct(per_class[name][degradation]) for name in names) + " |")
     means = {name: statistics.mean(s.cer for s in scores) for name, scores in runs.items()}
-    print(f"| **mean** | **{pct(means['plain tesseract'])}** | **{pct(means['so8t pipeline'])}** |")
+    print("| **mean** | " + " | ".join(f"**{pct(means[name])}**" for name in names) + " |")
 
     kinds = {name: by_class(samples, scores, lambda s: ("vertical " if s.document.vertical else "") + s.document.lang)
              for name, scores in runs.items()}
-    print("\n| text | plain tesseract CER | so8t pipeline CER |")
-    print("|---|---:|---:|")
+    print("\n| text " + header)
+    print("|---" + "|---:" * len(names) + "|")
     for kind in kinds["so8t pipeline"]:
-        print(f"| {kind} | {pct(kinds['plain tesseract'][kind])} | {pct(kinds['so8t pipeline'][kind])} |")
+        print(f"| {kind} | " + " | ".join(pct(kinds[name][kind]) for name in names) + " |")
+    same = sum(a.cer == b.cer for a, b in zip(runs["so8t pipeline"], runs["so8t, whole page in 1 thread"]))
+    print(f"\nimages with the same CER in {READ_WORKERS} threads and in 1: {same} of {len(samples)}")
 
     print("\n| seconds per image | median wall | p90 wall | max wall | median CPU |")
     print("|---|---:|---:|---:|---:|")
@@ -136,6 +148,8 @@ def main() -> None:
         t = timing[name]
         print(f"| {name} | {t['median_wall']:.2f} | {t['p90_wall']:.2f} | {t['max_wall']:.2f} | "
               f"{t['median_cpu']:.2f} |")
+    ratios = sorted(a.wall_s / b.wall_s for a, b in zip(runs["so8t pipeline"], runs["so8t, whole page in 1 thread"]))
+    print(f"wall time, {READ_WORKERS} threads / 1 thread, per image: median {statistics.median(ratios):.2f}")
 
     worst_class = max(per_class["so8t pipeline"].values())
     verdicts = [
