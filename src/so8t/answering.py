@@ -39,6 +39,11 @@ class Answerer(Protocol):
         request pays for it; forget() keeps it."""
         ...
 
+    def begin(self) -> None:
+        """A request came in (before its OCR and judging): a runtime that fits its threads to the free cores
+        starts watching the CPU here."""
+        ...
+
     def forget(self) -> None:
         """Drop what earlier requests left cached, keeping only the primed prefix: the next prompt is computed
         as a new image's would be (benchmarks use it)."""
@@ -92,6 +97,9 @@ class TransformersAnswerer:
     def prime(self, prefix_ids: list[int]) -> None:
         """Nothing to do: generate() keeps no cache from one request to the next."""
 
+    def begin(self) -> None:
+        """Nothing to do: torch keeps its thread count."""
+
     def forget(self) -> None:
         self._prefilled = None
 
@@ -105,7 +113,7 @@ class LlamaCppAnswerer:
         from so8t.export.llamacpp import LlamaCppModel
 
         self.tokenizer, self.base_fingerprint = tokenizer, base_fingerprint
-        self.model = LlamaCppModel(gguf_file, n_ctx=n_ctx, all_logits=False)
+        self.model = LlamaCppModel(gguf_file, n_ctx=n_ctx, all_logits=False, share_cpu=True)
         self._stops = {tokenizer.eos_token_id}  # where transformers' generate stops too
         self._primed: list[int] = []
 
@@ -116,6 +124,9 @@ class LlamaCppAnswerer:
     def prime(self, prefix_ids: list[int]) -> None:
         self._primed = list(prefix_ids)
         self.model.prime(self._primed)
+
+    def begin(self) -> None:
+        self.model.note_request()
 
     def forget(self) -> None:
         self.model.prime(self._primed)

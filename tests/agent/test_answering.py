@@ -56,6 +56,19 @@ def test_llama_cpp_greedy_decodes_what_transformers_decodes(embedded_model_dir, 
             llm.greedy(ids, 256, set())
 
 
+def test_answers_do_not_depend_on_the_thread_count(shipped_gguf, embedded_model_dir):
+    """The runtime picks its threads per request (cpu_share.py); every output row is one thread's work, so
+    the tokens must come out the same with one thread as with two."""
+    tokenizer = load_answerer(None, SHIPPED_RUN, "llama.cpp").tokenizer
+    ids = chat_ids(tokenizer, [{"role": "user", "content": "Give two tips for a tidy desk."}])
+    answers = []
+    for threads in (1, 2):
+        with LlamaCppModel(shipped_gguf.path, n_ctx=256, n_threads=threads, all_logits=False) as llm:
+            assert llm.threads == threads
+            answers.append(llm.greedy(ids, 32, {tokenizer.eos_token_id}))
+    assert answers[0] == answers[1] and len(answers[0]) > 8
+
+
 def test_shipped_run_is_baked_once_and_answers(shipped_gguf, embedded_model_dir):
     sidecar = json.loads(shipped_gguf.path.with_suffix(".json").read_text(encoding="utf-8"))
     assert sidecar["sha256"] == shipped_gguf.sha256 == sha256_file(shipped_gguf.path)
@@ -68,6 +81,7 @@ def test_shipped_run_is_baked_once_and_answers(shipped_gguf, embedded_model_dir)
 
     loaded = load_answerer(None, SHIPPED_RUN, "llama.cpp")
     assert isinstance(loaded.answerer, LlamaCppAnswerer) and loaded.head is None
+    assert loaded.answerer.model._cpu_share is not None, "the agent's runtime must fit its threads to the CPU"
     assert loaded.hashes == {"answer_gguf": shipped_gguf.sha256}
     assert "Paris" in loaded.answerer.answer(chat_ids(loaded.tokenizer), 24)
     # forget() drops what requests left behind but keeps the prefix primed at start-up

@@ -13,6 +13,8 @@ from types import TracebackType
 
 import numpy as np
 
+from so8t.export.cpu_share import CpuShare
+
 
 log = logging.getLogger("so8t.export.llamacpp")
 
@@ -23,20 +25,23 @@ class LlamaCppUnavailableError(RuntimeError):
 
 def _warn_if_threads_spin() -> None:
     """Name the slow case instead of leaving users to find it: see the wait-policy note in so8t/__init__.py."""
+    import llama_cpp
+
     import so8t
 
-    if so8t.OPENMP_POLICY_TOO_LATE:
-        log.warning("OpenMP was loaded before so8t (torch imported first?), so llama.cpp's threads spin while they "
-                    "wait: beside other busy processes decoding gets several times slower. Import so8t before "
-                    "torch, or start Python with OMP_WAIT_POLICY=PASSIVE.")
+    if so8t.OPENMP_POLICY_TOO_LATE and b"OPENMP = 1" in llama_cpp.llama_print_system_info():
+        log.warning("This llama.cpp was built with OpenMP, which was loaded before so8t (torch imported first?), so "
+                    "llama.cpp's threads spin while they wait: beside other busy processes decoding gets several "
+                    "times slower. Import so8t before torch, start Python with OMP_WAIT_POLICY=PASSIVE, or build "
+                    "llama-cpp-python with CMAKE_ARGS=-DGGML_OPENMP=OFF as scripts/setup.sh does.")
 
 
 class LlamaCppModel:
     """A GGUF model loaded by llama.cpp on the CPU: tokenize text and score token ids at every position."""
 
     def __init__(self, gguf_file: str | os.PathLike[str], n_ctx: int = 512, n_threads: int | None = None,
-                 all_logits: bool = True):
-        _warn_if_threads_spin()
+                 all_logits: bool = True, share_cpu: bool = False):
+        """share_cpu: before each prompt, take only the cores other processes left free (cpu_share.py)."""
         try:
             from llama_cpp import Llama
         except ImportError as error:
@@ -44,6 +49,7 @@ class LlamaCppModel:
                 'llama.cpp bindings are missing: pip install "so8t[llamacpp]" (builds llama-cpp-python), '
                 "or skip this check with --no-llama-cpp"
             ) from error
+        _warn_if_threads_spin()
         path = Path(gguf_file)
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
@@ -56,6 +62,8 @@ class LlamaCppModel:
         )
         self.n_ctx = n_ctx
         self.all_logits = all_logits
+        self.threads = threads
+        self._cpu_share = CpuShare(threads) if share_cpu else None
 
     @property
     def n_vocab(self) -> int:
@@ -105,6 +113,7 @@ class LlamaCppModel:
         produced: list[int] = []
         if max_new_tokens <= 0:
             return produced
+        self._fit_threads()
         for token in self._llama.generate(token_ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True,
                                           logits_processor=[hold_stops] if min_new_tokens and len(stops) else None):
             if token in stop_ids:
@@ -120,7 +129,18 @@ class LlamaCppModel:
             raise ValueError(f"{len(token_ids)} tokens exceed the llama.cpp context of {self.n_ctx}")
         self.reset()
         if token_ids:
+            self._fit_threads()
             self._llama.eval(token_ids)
+
+    def note_request(self) -> None:
+        """A request came in: what the machine does from now until the answer is what picks its threads."""
+        if self._cpu_share is not None:
+            self._cpu_share.mark()
+
+    def _fit_threads(self) -> None:
+        if self._cpu_share is not None and (threads := self._cpu_share.threads()) != self.threads:
+            self._llama._ctx.set_n_threads(threads, threads)
+            self.threads = threads
 
     @property
     def cached_tokens(self) -> list[int]:
