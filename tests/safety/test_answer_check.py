@@ -121,3 +121,19 @@ def test_answer_rule_errors_are_clear(tmp_path, judge):
                 answer_classifier=tmp_path / "missing.safetensors")
     assert "judge_answer_classifier" not in old.artifact_files
     assert "encoder_harmful" in old.judge(BENIGN_ANSWERS[0], answer=True).scores
+
+
+def test_model_answer_sample_moves_only_rows_that_rank_in():
+    """Adding rows must not reshuffle the sample (each new prompt costs a generation of the local model)."""
+    from so8t.safety.model_answers import sample_benign
+
+    def rows(count, start=0):
+        return [SafetyRow(id=f"b{i}", text=f"benign prompt {i}", label="benign", decision="ALLOW", lang="en",
+                          category="general", source="test", group=f"g{i}", split="val") for i in range(start, count)]
+
+    before = sample_benign("val", "en", 10, rows(200))
+    after = sample_benign("val", "en", 10, rows(200) + rows(240, start=200))
+    assert len(before) == len(after) == 10 and before == sample_benign("val", "en", 10, rows(200))
+    added = [row for row in after if row not in before]
+    assert all(int(row.id[1:]) >= 200 for row in added)  # only new rows enter, each displacing one old row
+    assert len(set(before) & set(after)) == 10 - len(added)
