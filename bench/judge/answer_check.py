@@ -1,6 +1,7 @@
 """The output check on held-out (test-split) answers: policy 1.3.1's check beside the answer classifier, one run.
 
 Usage: OMP_NUM_THREADS=1 nice python3 bench/judge/answer_check.py [--benign-sample 300] [--latency-runs 20]
+                                  [--baseline-policy POLICY.json --baseline-answer-classifier ARTIFACT]
 
 Sets (all from test-split families, which neither the answer classifier nor its cuts saw):
 - harmful answer forms (so8t.safety.answer_forms) in the training templates and in held-out templates;
@@ -8,7 +9,9 @@ Sets (all from test-split families, which neither the answer classifier nor its 
   of the other benign forms;
 - the agent's real answers to a fixed sample of benign test prompts (so8t.safety.model_answers, cached).
 "held" is ESCALATE or DENY: the answer is withheld. The old check is policy 1.3.1's: the request classifiers at
-its answer cuts (the current policy with `answer_classifier` off and those cuts). Also prints the check's latency
+its answer cuts (the current policy with `answer_classifier` off and those cuts), unless --baseline-policy names an
+earlier policy with its own answer classifier artifact (e.g. 1.4.0's, to compare two answer classifiers on the
+same sets). Also prints the check's latency
 on one 64-token answer (median of --latency-runs, each check alone, one thread).
 """
 
@@ -67,13 +70,25 @@ def main() -> None:
     parser.add_argument("--benign-sample", type=int, default=300, help="other benign test requests per language")
     parser.add_argument("--latency-runs", type=int, default=20)
     parser.add_argument("--backend", default="auto", help="answer runtime of the real answers (default: the agent's)")
+    parser.add_argument("--baseline-policy", type=Path, default=None,
+                        help="an earlier policy file whose output check is the 'old' column (default: 1.3.1's)")
+    parser.add_argument("--baseline-answer-classifier", type=Path, default=None,
+                        help="the answer classifier artifact of --baseline-policy")
     args = parser.parse_args()
+    if (args.baseline_policy is None) != (args.baseline_answer_classifier is None):
+        parser.error("--baseline-policy and --baseline-answer-classifier go together")
     torch.set_num_threads(1)
     new = Judge()
-    old_policy = new.policy.model_dump(mode="json")
-    old_policy.update(answer_classifier=False, answer_thresholds=OLD_ANSWER_THRESHOLDS)
-    old = Judge(policy=policy_from_dict(old_policy, "policy 1.3.1 output check"), classifier=new.classifier,
-                encoder=new.encoder, e5_classifier=new.e5_classifier)
+    if args.baseline_policy:
+        old = Judge(policy=args.baseline_policy, classifier=new.classifier, encoder=new.encoder,
+                    e5_classifier=new.e5_classifier, answer_classifier=args.baseline_answer_classifier)
+    else:
+        old_policy = new.policy.model_dump(mode="json")
+        old_policy.update(answer_classifier=False, answer_thresholds=OLD_ANSWER_THRESHOLDS)
+        old = Judge(policy=policy_from_dict(old_policy, "policy 1.3.1 output check"), classifier=new.classifier,
+                    encoder=new.encoder, e5_classifier=new.e5_classifier)
+    print(f"old: policy {old.policy.version}, answer classifier {old.policy.answer_classifier}, "
+          f"answer cuts {old.policy.answer_thresholds}")
     print(f"new: policy {load_policy().version}, answer cuts {new.policy.answer_thresholds}")
     started = time.perf_counter()
     sets = test_sets(args.benign_sample, args.backend)

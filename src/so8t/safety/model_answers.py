@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,10 +29,15 @@ def answers_cache_dir() -> Path:
 
 
 def sample_benign(split: Split, lang: str, count: int, rows: Iterable[SafetyRow] | None = None) -> list[SafetyRow]:
-    """A fixed random sample (seeded by split and language) of the split's benign prompts in `lang`."""
-    benign = sorted((r for r in (rows if rows is not None else iter_rows(split=split))
-                     if r.split == split and r.lang == lang and r.label == "benign"), key=lambda r: r.id)
-    return random.Random(f"model-answers-{split}-{lang}").sample(benign, min(count, len(benign)))
+    """A fixed sample of the split's benign prompts in `lang`: the `count` rows whose salted id hash is lowest.
+
+    A hash rank, like the split itself, so adding rows to the data moves only the few new rows whose hash ranks
+    them in (a seeded random.sample over the sorted rows reshuffled the whole sample whenever a row was added, and
+    every new prompt costs a generation)."""
+    benign = [r for r in (rows if rows is not None else iter_rows(split=split))
+              if r.split == split and r.lang == lang and r.label == "benign"]
+    rank = {r.id: hashlib.sha256(f"model-answers-{split}-{lang}:{r.id}".encode("utf-8")).hexdigest() for r in benign}
+    return sorted(benign, key=lambda r: rank[r.id])[:count]
 
 
 class AnswerCache:
