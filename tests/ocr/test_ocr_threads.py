@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ocr_helpers import REPO, png_bytes, squash, synth
-from so8t.ocr.engine import TesseractEngine, read_page, strip_cuts
+from so8t.ocr.engine import TesseractEngine, engine_for, read_page, strip_cuts
 from so8t.ocr.load import decode_image
 from so8t.ocr.preprocess import preprocess
 
@@ -36,8 +36,10 @@ def reading_threads(monkeypatch: pytest.MonkeyPatch) -> set[str]:
 
 def test_the_bundled_notice_reads_the_same_in_two_threads(reading_threads: set[str]) -> None:
     gray = _gray((REPO / "samples" / "notice.png").read_bytes())
+    engine_for.cache_clear()
     threaded = _text(gray, workers=2)
     assert len(reading_threads) == 2 and all(name.startswith("so8t-ocr") for name in reading_threads)
+    assert engine_for.cache_info().currsize == 2, "two strips need two engines, the layout one among them"
     assert threaded == _text(gray, workers=1)
     assert "Workshop fee: ¥500, payable at the counter" in threaded.splitlines()
 

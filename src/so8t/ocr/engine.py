@@ -182,7 +182,8 @@ def read_rows(gray: np.ndarray, langs: str, tessdata: str, timeout_s: float,
         return rows.read(gray, timeout_s)
     edges = [0, *cuts, gray.shape[0]]
     strips = [gray[top:bottom] for top, bottom in zip(edges, edges[1:])]
-    readers = [engine_for(langs, tessdata, tesserocr.PSM.AUTO, slot) for slot in range(len(strips))]
+    # The layout engine reads the first strip: one more engine per extra strip, not one more per strip.
+    readers = [rows, *(engine_for(langs, tessdata, tesserocr.PSM.AUTO, slot) for slot in range(1, len(strips)))]
     deadline = time.monotonic() + timeout_s
     read = _pool(len(strips)).map(lambda reader, strip: reader.read(strip, deadline - time.monotonic()), readers, strips)
     return [line for lines in read for line in lines]
