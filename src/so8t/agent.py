@@ -137,8 +137,8 @@ class SafetyAgent:
 
     def _shared_prefix(self) -> list[int]:
         """The token ids every request with an image starts with (system prompt, user turn header, the untrusted
-        text's opening marker up to the image's hash): computed by the answer runtime at start-up, not per ask."""
-        return os.path.commonprefix([self._prompt_ids(f"{FENCE_OPEN} sha256={digit}") for digit in "0f"])
+        text's opening marker line): computed by the answer runtime at start-up, not per ask."""
+        return os.path.commonprefix([self._prompt_ids(f"{FENCE_OPEN}\n{start}") for start in ("title:", "(no text")])
 
     def _head_harmful(self, last_hidden: torch.Tensor) -> float:
         with torch.no_grad():

@@ -183,6 +183,6 @@ def test_start_up_primes_the_prefix_every_image_request_shares(agent):
     agent.answerer.forget()
     primed = agent.tokenizer.decode(agent.answerer.model.cached_tokens)
     assert primed.startswith("<|im_start|>system\n" + agent.system_prompt)
-    assert primed.endswith("<|im_start|>user\n" + FENCE_OPEN + " sha256=")
+    assert primed.endswith("<|im_start|>user\n" + FENCE_OPEN + "\n")
     result = agent.ask("When is the library closed?", [image_of("Library notice: closed on 14 May 2025")])
     assert result.decision == "ALLOW" and result.answer

@@ -8,7 +8,8 @@ import pytest
 
 from so8t.safety import Judge
 from so8t.safety.dataset import iter_rows
-from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier, E5TrainConfig, train_e5_classifier
+from so8t.safety.e5_classifier import (E5_ARTIFACT_PATH, LONG_ALONE_TOKENS, E5HarmClassifier, E5TrainConfig,
+                                       train_e5_classifier)
 from so8t.safety.e5_training import cached_bottom_states, train_e5_from_rows
 from so8t.safety.training import data_fingerprint
 
@@ -37,9 +38,11 @@ def test_shipped_classifier_separates_look_alike_twins(shipped):
     assert scores[len(benign):].min() > scores[:len(benign)].max(), scores
 
 
-def test_a_score_does_not_depend_on_the_texts_beside_it(shipped):
-    texts = ["short", "a somewhat longer prompt about baking sourdough bread at home this weekend"]
-    together = shipped.predict_proba(texts)
+def test_a_score_does_not_depend_on_the_texts_beside_it_or_the_threads(shipped):
+    long_text = " / ".join(["Workshop fee: 500 yen, payable at the counter", "図書館は2月14日に休館します"] * 6)
+    texts = ["short", "a somewhat longer prompt about baking sourdough bread at home this weekend", long_text]
+    assert len(shipped.tokenize([long_text])[0][0]) > LONG_ALONE_TOKENS  # judged alone, it runs on every core
+    together = shipped.predict_proba(texts)  # side by side, one core each
     alone = np.array([shipped.predict_proba([t])[0] for t in texts])
     assert np.array_equal(together, alone)
 
