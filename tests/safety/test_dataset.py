@@ -47,6 +47,23 @@ def test_contrastive_twins_share_family_split_and_have_both_labels():
         assert len({r.split for r in pair}) == 1 and len({r.group for r in pair}) == 1
 
 
+# Unseen Japanese families are caught only if the classifiers learned harm across registers, not one register per
+# theme: each harm theme needs families in several registers (casual, keigo, role-play, research framing, ...).
+JA_HARM_THEMES = ["weapons", "violence", "drugs", "cybercrime", "fraud", "self_harm", "privacy", "sexual_minors",
+                  "extremism", "hate"]
+
+
+def test_each_japanese_harm_theme_has_families_in_several_registers():
+    spec = importlib.util.spec_from_file_location("families_ja", Path(DEFAULT_CONTRASTIVE_DIR) / "families_ja.py")
+    families = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(families)
+    registers = defaultdict(set)
+    for family in families.FAMILIES:
+        registers[family["category"]].add(family["kind"])
+    thin = {theme: sorted(registers[theme]) for theme in JA_HARM_THEMES if len(registers[theme]) < 3}
+    assert thin == {}, f"Japanese harm themes with fewer than 3 registers: {thin}"
+
+
 def test_sources_languages_and_labels_cover_what_the_judge_needs(rows):
     for lang in ("en", "ja"):
         for split in ("train", "test"):
