@@ -78,7 +78,7 @@ def view(summary: OcrSummary, name: str) -> str:
         text = [line for line in summary.summary.splitlines() if line.startswith("text: ")]
         body = text[0] if text else summary.summary
         return f"{FENCE_OPEN}\n{body}\n{FENCE_CLOSE}"
-    raise ValueError(f"unknown view {name!r}: use fixed, hashed or text")
+    raise ValueError(f"unknown view {name!r}: use fixed, hashed, lang or text")
 
 
 def normalized(text: str) -> str:

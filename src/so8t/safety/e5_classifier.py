@@ -157,14 +157,16 @@ class E5HarmClassifier:
         cores (128 tokens: 93-96 ms on two, 115-128 ms on one).
         """
         self._inference_modules()  # built once here, not raced for by the workers
-        if len(texts) == 1 and len(self.tokenize(texts)[0][0]) > LONG_ALONE_TOKENS:
-            return np.array([self._score(texts[0])])
-        return np.fromiter(self._pool().map(self._score, texts), dtype=np.float64, count=len(texts))
+        encoded = [self.tokenize([text]) for text in texts]
+        if len(encoded) == 1 and encoded[0][0].shape[1] > LONG_ALONE_TOKENS:
+            return np.array([self._score(encoded[0])])
+        return np.fromiter(self._pool().map(self._score, encoded), dtype=np.float64, count=len(encoded))
 
-    def _score(self, text: str) -> float:
+    def _score(self, encoded: tuple[np.ndarray, np.ndarray]) -> float:
+        """One text's probability from its token ids and mask (tokenize([text]))."""
         bottom, tops = self._inference_modules()
+        ids, mask = encoded
         with torch.inference_mode():
-            ids, mask = self.tokenize([text])
             mask_t = torch.from_numpy(mask)
             hidden = self._bottom_forward(bottom, ids, mask_t)
             logits = [self._top_forward(top[:-1], top[-1], hidden, mask_t)[0] for top in tops]
