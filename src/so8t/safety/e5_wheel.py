@@ -130,6 +130,7 @@ class E5Wheel:
         (n_tensors,) = struct.unpack_from("<i", data, offset)
         offset += 4
         self._tensors: dict[str, np.ndarray] = {}
+        self.tensor_offsets: dict[str, int] = {}  # byte offset of each tensor's data in the file
         for _ in range(n_tensors):
             (name_len,) = struct.unpack_from("<H", data, offset)
             name = data[offset + 2:offset + 2 + name_len].decode("ascii")
@@ -137,6 +138,7 @@ class E5Wheel:
             dtype = data[offset]
             count, start, _size = struct.unpack_from("<IQQ", data, offset + 1)
             offset += 21
+            self.tensor_offsets[name] = start
             if dtype == 0:
                 self._tensors[name] = np.frombuffer(data, "<f4", count, start)
             else:
