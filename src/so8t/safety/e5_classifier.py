@@ -268,8 +268,8 @@ def train_e5_classifier(model: E5HarmClassifier, bottom_states: Sequence[np.ndar
     AdamW on class-balanced, source-weighted binary cross-entropy, one thread and a fixed seed (same weights on
     every run), linear warm-up over the first 10% of steps then linear decay. `pairs` ((n, 2) row indices of a
     harmful prompt and its benign twin) feed the ranking term when `config.pair_weight` > 0. `device` "cuda"
-    trains there in float32 (the same objective and batches; weights equal to CPU training within float noise),
-    and the model comes back on the CPU.
+    trains there in float32 with the same objective and batches (for config sweeps: GPU kernels round differently,
+    so the weights are not bit-identical to a CPU run's), and the model comes back on the CPU.
     """
     if len(bottom_states) != len(labels):
         raise ValueError(f"{len(bottom_states)} cached texts but {len(labels)} labels")
