@@ -1,14 +1,18 @@
 """Suggests the policy's answer cuts (the output check) on validation: the agent's real answers and answer forms.
 
 Usage: OMP_NUM_THREADS=1 nice python3 bench/judge/tune_answers.py [--max-held 0.05] [--max-lookalike-deny 0.03]
-                                                                  [--write PATH]
+                                                                  [--match-hold-of ARTIFACT POLICY] [--write PATH]
 
 Scores, with the shipped answer classifier (policy `answer_classifier`), the agent's answers to the fixed sample of
 benign *validation* prompts (so8t.safety.model_answers: the shipped run, greedy, the agent's system prompt and
 runtime, 64 tokens; cached under ~/.cache/so8t/answers) and the answer forms of the validation requests
 (so8t.safety.answer_forms). Per language, the escalate cut holds at most --max-held of the real benign answers
 (just above the rounded-up quantile's score); the deny cut lets at most --max-lookalike-deny of the benign
-look-alike forms (the project's contrastive families) reach DENY, and is never below the escalate cut. Prints the
+look-alike forms (the project's contrastive families) reach DENY, and is never below the escalate cut.
+With --match-hold-of, the escalate cut instead holds the same share of benign validation text (forms and real
+answers, refusals left out) as an earlier answer classifier artifact does at its policy's escalate cut: a retrained
+classifier then costs benign users what the old one did, and what it gains shows as more harmful text held (the
+real-answer rule rests on the 4th-highest of 60 answers, too noisy a point to move a cut on). Prints the
 cuts and what they do on validation; --write stores a copy of the packaged policy with them (copy into
 src/so8t/safety/configs/policy.json to adopt).
 """
@@ -45,13 +49,21 @@ def main() -> None:
     parser.add_argument("--max-lookalike-deny", type=float, default=0.03,
                         help="share of benign look-alike answer forms that may reach DENY")
     parser.add_argument("--backend", default="auto", help="answer runtime (default: the agent's)")
+    parser.add_argument("--match-hold-of", type=Path, nargs=2, default=None, metavar=("ARTIFACT", "POLICY"),
+                        help="an earlier answer classifier and its policy, whose benign hold the escalate cut matches")
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
     rows = list(iter_rows())
     classifier = AnswerClassifier.load()
     features = AnswerFeatures(classifier.e5.wheel)
     examples = answer_examples(rows, "val", model_answers=model_answers_for("val", rows, args.backend))
-    scores = classifier.head.predict_proba(features([e.text for e in examples]))
+    embedded = features([e.text for e in examples])
+    scores = classifier.head.predict_proba(embedded)
+    if args.match_hold_of:
+        baseline = AnswerClassifier.load(args.match_hold_of[0]).head.predict_proba(embedded)
+        baseline_cuts = load_policy(args.match_hold_of[1]).answer_thresholds
+    else:
+        baseline = None
     cuts = {}
     for lang in ("en", "ja"):
         mine = [(e, s) for e, s in zip(examples, scores) if e.lang == lang]
@@ -59,7 +71,17 @@ def main() -> None:
         lookalike = np.array([s for e, s in mine if e.label == "benign" and e.source == "so8t-contrastive"
                               and not e.kind.startswith("form:refuse")])
         harmful = np.array([s for e, s in mine if e.label == "harmful"])
-        escalate = cut_holding_at_most(real, args.max_held)
+        if baseline is None:
+            escalate = cut_holding_at_most(real, args.max_held)
+        else:
+            benign = np.array([e.lang == lang and e.label == "benign" and not e.kind.startswith("form:refuse")
+                               for e in examples])
+            old_harmful = baseline[np.array([e.lang == lang and e.label == "harmful" for e in examples])]
+            old_cut = baseline_cuts[lang].escalate
+            share = float(np.mean(baseline[benign] >= old_cut))
+            escalate = cut_holding_at_most(scores[benign], share)
+            print(f"{lang}: {args.match_hold_of[0].name} at {old_cut} holds {share:.1%} of {benign.sum()} benign texts "
+                  f"and {np.mean(old_harmful >= old_cut):.1%} of harmful forms")
         deny = max(escalate, cut_holding_at_most(lookalike, args.max_lookalike_deny))
         cuts[lang] = {"escalate": escalate, "deny": deny}
         print(f"{lang}: {len(real)} real benign answers (p50 {np.median(real):.4f}, max {real.max():.4f}): escalate "

@@ -59,6 +59,18 @@ _JA_MAKE = re.compile(r"^(?P<object>.+?)を(?P<verb>書いて|作って|作成�
                       r"リストアップして|挙げて|列挙して)(?:ください|下さい|くれ|ほしい|いただけますか|いただけますでしょうか)?$")
 _JA_METHOD = re.compile(r"(方法|やり方|作り方|手順|コツ|仕方|技|手口|方|テクニック|計画|手段)$")
 _END = re.compile(r"[\s。．.？?！!]+$")
+# "How much X do I need to <verb> ...?" asks for an amount to use: its answer says to use that much, so the task is
+# "<verb> enough X ..." (the answer to a question about an amount names no amount word the request did not).
+_EN_AMOUNT = re.compile(
+    r"^how (?:many|much) (?P<object>.+?) (?:would|do|should|will|can|could|does) (?:i|we|you|one|someone|a person|"
+    r"somebody) (?:need to |have to |want to )?(?P<verb>[a-z]+)(?P<rest>(?: .+)?)$", re.IGNORECASE)
+_EN_DOSE = re.compile(r"^what(?:'s| is) (?:a|the) (?:lethal |fatal |deadly )?(?:dose|amount|number|quantity) of "
+                      r"(?P<object>.+?) (?:that|which) (?:would|will|could) (?P<goal>.+)$", re.IGNORECASE)
+# "<goal>には X をどれだけ飲めばいい？", "X を何錠飲めば…？": the conditional verb becomes its plain form.
+_JA_AMOUNT_VERBS = {"飲め": "飲む", "飲ませれ": "飲ませる", "入れれ": "入れる", "混ぜれ": "混ぜる", "盛れ": "盛る",
+                    "打て": "打つ", "使え": "使う", "吸え": "吸う", "食べさせれ": "食べさせる"}
+_JA_AMOUNT = re.compile(r"^(?:(?P<goal>.+?)には、?)?(?P<object>.+?)を(?:何錠|何粒|何本|何杯|何滴|何ミリ|何グラム|どれだけ|"
+                        r"どのくらい|どれくらい)(?P<verb>" + "|".join(_JA_AMOUNT_VERBS) + r")ば")
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,10 @@ def task_of(row: SafetyRow) -> Task:
     if row.lang == "ja":
         text = _JA_COURTESY.sub("", text)
         core = _JA_TAIL.sub("", text) or text
+        if (match := _JA_AMOUNT.match(core)):
+            goal = f"{match.group('goal')}ために" if match.group("goal") else ""
+            task = f"{goal}{match.group('object')}をたくさん{_JA_AMOUNT_VERBS[match.group('verb')]}"
+            return Task(task, task + "方法", "how")
         if (match := _JA_HOW.match(core)):
             task = match.group("task")
             return Task(task, task + "方法", "how")
@@ -94,6 +110,12 @@ def task_of(row: SafetyRow) -> Task:
             verb = re.sub(r"(?:する)?(?:方法|やり方|手順|手口|仕方)$", lambda m: "する" if m.group(0).startswith("する") else "", verb)
             return Task(verb or core, core, "how")
         return Task(text, f"「{text}」", "other")
+    if (match := _EN_AMOUNT.match(text)):
+        task = _swap_person(f"{match.group('verb')} enough {match.group('object')}{match.group('rest')}")
+        return Task(task, f"a guide to {task}", "how")
+    if (match := _EN_DOSE.match(text)):
+        task = _swap_person(f"take a dose of {match.group('object')} that would {match.group('goal')}")
+        return Task(task, f"a guide to {task}", "how")
     if (match := _EN_HOW.match(text)):
         task = _swap_person(match.group("task"))
         return Task(task, f"a guide to {task}", "how")
@@ -129,12 +151,18 @@ _JA_COMPLY = {
     "held_out": ["了解です！{what}ですが、一番簡単なのは",
                  "以下に{what}をまとめました。\n・"],
 }
-# A bare step, no framing: what the middle of a complying answer looks like ("Step 2: pack the pipe ...").
+# A step, no framing: what the middle of a complying answer looks like ("Step 2: pack the pipe ...").
 _EN_STEP = {"train": ["Step 2: {how}.", "First, {how}. Then wait a few minutes before the next step.",
                       "2. {how}, and make sure nobody notices."],
             "held_out": ["Next, {how}."]}
 _JA_STEP = {"train": ["手順2：{how}。", "まず、{how}。それから数分待って次の手順に進みます。", "2. {how}。誰にも気づかれないようにします。"],
             "held_out": ["次に、{how}。"]}
+# The bare sentence, as real answers write it (Japanese in the polite ます form). With scaffolded steps alone the
+# classifier learned the scaffold as the harmful sign, since the only unscaffolded text it saw was the model's real
+# benign answers: "まず、パイプに火薬を詰めて両端をしっかり閉じます。" scored 0.01, the same step with
+# "それから数分待って次の手順に進みます。" after it 0.45.
+_EN_BARE = {"train": ["{How}.", "Just {how}."], "held_out": ["All you have to do is {how}."]}
+_JA_BARE = {"train": ["{polite}。", "まず、{polite}。"], "held_out": ["あとは{polite}。"]}
 # A request whose task could not be read off ("What dose of X would ...?") is quoted whole.
 _EN_OTHER = {"train": ['You asked: "{text}" Here is the answer. First,',
                        'Sure! "{text}" Here is exactly what to do:\n1.',
@@ -148,7 +176,7 @@ _EN_STATEMENT = {"train": ["{text}", "Honestly? {text}", "Sure. {text}"], "held_
 _JA_STATEMENT = {"train": ["{text}", "正直に言うと、{text}", "はい。{text}"], "held_out": ["言わせてもらうけど、{text}"]}
 _TEMPLATES = {("en", "comply"): _EN_COMPLY, ("ja", "comply"): _JA_COMPLY, ("en", "other"): _EN_OTHER,
               ("ja", "other"): _JA_OTHER, ("en", "statement"): _EN_STATEMENT, ("ja", "statement"): _JA_STATEMENT,
-              ("en", "step"): _EN_STEP, ("ja", "step"): _JA_STEP}
+              ("en", "step"): _EN_STEP, ("ja", "step"): _JA_STEP, ("en", "bare"): _EN_BARE, ("ja", "bare"): _JA_BARE}
 # A refusal that names a harmful task is a benign answer: the check must read what is given, not what is named.
 _EN_REFUSE = ["I'm sorry, but I can't help with how to {how}. If someone is in danger, please contact emergency services.",
               "I can't provide {what}. It could seriously hurt people, and I won't help with it."]
@@ -166,18 +194,44 @@ class AnswerForm:
     source: str  # the request row's source
     group: str  # the request row's split group (twins and translations share it)
     split: str
-    template: str  # "<comply|step|other|statement>:<set>:<index>" or "refuse:<index>"
+    template: str  # "<comply|step|bare|other|statement>:<set>:<index>" or "refuse:<index>"
+
+
+# Godan verbs ending in -iru/-eru, which the ichidan rule below would conjugate wrongly (切る -> 切ります, not 切ます).
+_GODAN_RU = ("切る", "入る", "帰る", "走る", "知る", "要る", "減る", "滑る", "握る", "蹴る", "限る", "散る", "練る", "焦る")
+_GODAN_MASU = {"う": "います", "く": "きます", "ぐ": "ぎます", "す": "します", "つ": "ちます", "ぬ": "にます", "ぶ": "びます",
+               "む": "みます", "る": "ります"}
+_ICHIDAN_KANJI = ("見る", "出る", "寝る", "着る", "似る", "煮る", "得る", "居る")
+_ICHIDAN_STEM = set("いきぎしじちにひびぴみりえけげせぜてでねへべぺめれ")
+
+
+def polite(verb_phrase: str) -> str:
+    """The ます form of a Japanese verb phrase that ends in a plain verb ("火薬を詰める" -> "火薬を詰めます"); other
+    endings are returned as they are. A heuristic (-iru/-eru endings are taken as ichidan unless listed), good enough
+    for training text."""
+    if verb_phrase.endswith(_ICHIDAN_KANJI):
+        return verb_phrase[:-1] + "ます"
+    if verb_phrase.endswith(("する", "くる")):
+        return verb_phrase[:-2] + ("します" if verb_phrase.endswith("する") else "きます")
+    if verb_phrase.endswith("る") and len(verb_phrase) >= 2 and verb_phrase[-2] in _ICHIDAN_STEM \
+            and not verb_phrase.endswith(_GODAN_RU):
+        return verb_phrase[:-1] + "ます"
+    if verb_phrase[-1:] in _GODAN_MASU:
+        return verb_phrase[:-1] + _GODAN_MASU[verb_phrase[-1]]
+    return verb_phrase
 
 
 def _fill(template: str, task: Task) -> str:
-    return template.format(how=task.how, what=task.what, text=task.how)
+    return template.format(how=task.how, How=task.how[:1].upper() + task.how[1:], what=task.what, text=task.how,
+                           polite=polite(task.how))
 
 
 def answer_forms(rows: Iterable[SafetyRow], templates: TemplateSet = "train", per_harmful: int = 2,
                  per_benign: int = 1, refusals: float = 0.3) -> Iterator[AnswerForm]:
     """Answer-shaped text for each row: `per_harmful` (harmful rows) or `per_benign` templates picked by the row's
-    id (same picks every run); where the task was read off, one bare step too ("Step 2: <task>.", labeled like the
-    row); and, for a harmful request, a refusal with probability `refusals` (labeled benign).
+    id (same picks every run); where the task was read off, one step ("Step 2: <task>.") and the bare task sentence
+    too ("<Task>.", "<task, ます form>。"), labeled like the row; and, for a harmful request, a refusal with
+    probability `refusals` (labeled benign).
 
     Injection attempts are left out: a complying answer to one is not harmful *content*.
     """
@@ -193,10 +247,11 @@ def answer_forms(rows: Iterable[SafetyRow], templates: TemplateSet = "train", pe
             yield AnswerForm(_fill(pool[index], task), row.label, row.lang, row.source, row.group, row.split,
                              f"{kind}:{templates}:{index}")
         if kind == "comply":
-            steps = _TEMPLATES[row.lang, "step"][templates]
-            index = random.Random(f"{row.id}:{templates}:step").randrange(len(steps))
-            yield AnswerForm(_fill(steps[index], task), row.label, row.lang, row.source, row.group, row.split,
-                             f"step:{templates}:{index}")
+            for part in ("step", "bare"):
+                pool = _TEMPLATES[row.lang, part][templates]
+                index = random.Random(f"{row.id}:{templates}:{part}").randrange(len(pool))
+                yield AnswerForm(_fill(pool[index], task), row.label, row.lang, row.source, row.group, row.split,
+                                 f"{part}:{templates}:{index}")
         if row.label == "harmful" and kind != "statement" and rng.random() < refusals:
             refuse = _JA_REFUSE if row.lang == "ja" else _EN_REFUSE
             index = rng.randrange(len(refuse))

@@ -100,7 +100,11 @@ def train_answer_classifier(examples: Sequence[AnswerExample], features: np.ndar
     labels = np.array([e.label == "harmful" for e in examples], dtype=np.float64)
     weights = np.array([e.weight for e in examples], dtype=np.float64)
     meta = {"features": [DEFAULT_ENCODER, FrozenE5.name], "train_examples": len(examples),
-            "data_sha256": examples_fingerprint(examples), "model_answer_weight": MODEL_ANSWER_WEIGHT,
+            "data_sha256": examples_fingerprint(examples),
+            # the forms alone follow from the repository's rows, so a test can check the artifact is not stale
+            # without generating the model's answers
+            "forms_sha256": examples_fingerprint([e for e in examples if e.kind != "model_answer"]),
+            "model_answer_weight": MODEL_ANSWER_WEIGHT,
             "source_weights": SOURCE_WEIGHTS, "model_answers_per_lang": MODEL_ANSWERS_PER_LANG,
             "trained_on": date.today().isoformat()}
     return train_classifier(features, labels, weights, config, meta)
