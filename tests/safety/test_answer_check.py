@@ -94,7 +94,7 @@ def test_shipped_artifact_loads_with_its_card(judge):
     assert hashlib.sha256(ANSWER_ARTIFACT_PATH.read_bytes()).hexdigest() in card
     assert classifier.meta["train_examples"] > 5000 and classifier.meta["wheel_sha256"]
     policy = load_policy()
-    assert policy.answer_classifier and policy.version == "1.8.0"
+    assert policy.answer_classifier and policy.version == "1.9.0"
 
 
 def test_shipped_artifact_was_trained_on_this_data(judge):
