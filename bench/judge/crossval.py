@@ -103,8 +103,8 @@ def e5_fold(rows: list[SafetyRow], fold: int, cache: Path, config: E5TrainConfig
             name: str = "e5", device: str = "cpu", wheel_file: Path | None = None, members: int = 1) -> None:
     """Trains an e5 of `members` seeds (from config.seed; the shipped config unless `config` says otherwise) on the
     other folds and scores this fold as the judge does (int8, one text per pass, on the CPU). With the shipped
-    member count the out-of-fold scores have the shipped signal's spread: a mean of two members' log-odds has a
-    thinner low tail than one member's, and the escalate cut sits in that tail."""
+    member count (`--members 2`) the cuts are set on scores of the signal the judge fuses, a mean of two members'
+    log-odds, which ranks better than one member and puts its cuts elsewhere (README, policy 1.9.0)."""
     from so8t.safety.e5_wheel import E5Wheel
 
     train = [row for row in rows if cv_fold(row.group) != fold]
