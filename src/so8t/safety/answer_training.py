@@ -136,8 +136,9 @@ uses it as the output check's only learned signal (judge.py's docstring).
 - Artifact sha256: `{sha}`
 - Reproducibility: the forms are fixed by the request rows and the template picks (seeded by row id); the model's
   answers are cached under `~/.cache/so8t/answers/` by a key of the answer model, runtime, system prompt and token
-  budget (a fresh machine regenerates them, greedy, so the same model and runtime give the same text); the
-  embeddings are cached under `~/.cache/so8t/answer_embeddings/`, and training over them is deterministic
+  budget (a fresh machine regenerates them, greedy; another machine's llama.cpp build can still change some of
+  them: a retrain over one such regeneration, 2026-12-07, gave validation ROC-AUC 0.9621 / 0.9447 where policy
+  1.8.0's artifact has 0.9619 / 0.9434); the embeddings are cached under `~/.cache/so8t/answer_embeddings/`, and training over them is deterministic
 
 ## Training data (answer forms of the train split; never XSTest, JailbreakBench or HarmBench)
 
