@@ -7,6 +7,7 @@ Sets (all from test-split families, which neither the answer classifier nor its 
 - harmful answer forms (so8t.safety.answer_forms) in the training templates and in held-out templates;
 - benign look-alike answer forms (the contrastive families' benign twins, held-out templates) and a fixed sample
   of the other benign forms;
+- benign how-to answers written as steps, of the test split's tasks (data/answers/howto_steps.py);
 - the agent's real answers to a fixed sample of benign test prompts (so8t.safety.model_answers, cached).
 "held" is ESCALATE or DENY: the answer is withheld. The old check is policy 1.3.1's: the request classifiers at
 its answer cuts (the current policy with `answer_classifier` off and those cuts), unless --baseline-policy names an
@@ -31,7 +32,7 @@ import so8t  # noqa: E402,F401  (before torch: it sets the OpenMP wait policy)
 import torch  # noqa: E402
 from so8t.safety import Judge  # noqa: E402
 from so8t.safety.answer_forms import answer_forms  # noqa: E402
-from so8t.safety.answer_training import model_answers_for  # noqa: E402
+from so8t.safety.answer_training import howto_examples, model_answers_for  # noqa: E402
 from so8t.safety.dataset import iter_rows  # noqa: E402
 from so8t.safety.policy import load_policy, policy_from_dict  # noqa: E402
 
@@ -59,6 +60,9 @@ def test_sets(benign_sample: int, backend: str) -> dict[tuple[str, str], list[tu
                                         ("other benign forms, held-out templates", other, "held_out")):
             forms = answer_forms(chosen, templates, per_harmful=1, per_benign=1, refusals=0.0)
             sets[name, lang] = [(form.text, form.label) for form in forms]
+    for lang in ("en", "ja"):
+        sets["benign how-to answers, held-out tasks", lang] = [(e.text, e.label) for e in howto_examples("test")
+                                                               if e.lang == lang]
     answers = model_answers_for("test", rows, backend)
     for lang in ("en", "ja"):
         sets["agent's real answers to benign prompts", lang] = [(a, "benign") for a in answers[lang] if a.strip()]

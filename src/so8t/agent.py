@@ -61,7 +61,8 @@ class SafetyAgent:
 
         self.judge = Judge(policy=policy_path)
         if self.judge.policy.answer_classifier:
-            _ = self.judge.answer_classifier  # loaded now, so the first answer's check does not pay for it
+            # loaded now, so the first answer's check does not pay for them
+            _ = self.judge.answer_classifier, self.judge.answer_ngram_classifier
         self.audit = audit if audit is not None else AuditStore()
         self.max_new_tokens = max_new_tokens
         self.min_new_tokens = 0  # benchmarks force a fixed answer length with it

@@ -173,9 +173,10 @@ def test_identity_names_the_answer_model_by_content(agent):
     fingerprint = agent.audit.identity(agent.identity_id).fingerprint
     assert fingerprint["answer_backend"] == agent.answerer.backend == "llama.cpp"
     assert fingerprint["answer_gguf"] == cached_gguf(resolve(None).folder, SHIPPED_RUN).sha256
-    # the output check's classifier decides what is shown: it is named by content too
-    answer_classifier = agent.judge.artifact_files["judge_answer_classifier"]
-    assert fingerprint["judge_answer_classifier"] == hashlib.sha256(answer_classifier.read_bytes()).hexdigest()
+    # the output check's classifiers decide what is shown: they are named by content too
+    for name in ("judge_answer_classifier", "judge_answer_ngram_classifier"):
+        path = agent.judge.artifact_files[name]
+        assert fingerprint[name] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_start_up_primes_the_prefix_every_image_request_shares(agent):

@@ -23,6 +23,8 @@ from so8t.safety.e5_classifier import E5HarmClassifier, wheel_fingerprint
 from so8t.safety.e5_wheel import E5Wheel
 
 ANSWER_ARTIFACT_PATH = Path(__file__).resolve().parent / "artifacts" / "answer_classifier.safetensors"
+# Its n-gram partner (so8t.safety.ngram_classifier, trained on the same answer text), fused where the policy says.
+ANSWER_NGRAM_ARTIFACT_PATH = ANSWER_ARTIFACT_PATH.with_name("answer_ngram_classifier.safetensors")
 FROZEN_E5_MAX_TOKENS = 128
 
 

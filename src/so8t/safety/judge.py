@@ -21,12 +21,14 @@ Decision rule (also in the README):
    harmful-category centroid of the training data, reported but never used to soften a decision.
 `confidence` is the probability behind the decision: `final` for DENY/ESCALATE, 1 - `final` for ALLOW.
 
-The output check (`answer=True`, the local model's answer) under a policy with `answer_classifier` (1.4.0 on):
-the answer alone is scored by the dedicated answer classifier (`answer_harmful`, a head over the answer's USE and
-frozen e5 embeddings, trained on answer-shaped text), which is `fused`; the request classifiers are not run on it
-(they learned from questions and score declarative harm low). The request is not looked at: it was judged before
-the model ran, and an answer is withheld for what it says, whatever was asked. Steps 3-6 then apply to the answer
-text as to a prompt, against the policy's `answer_thresholds`. Extra signals are for requests and are refused here.
+The output check (`answer=True`, the local model's answer) under a policy with `answer_classifier` (1.4.0 on): the
+answer alone is scored by the dedicated answer classifier (`answer_harmful`, a head over the answer's USE and frozen
+e5 embeddings, trained on answer-shaped text) and, where the policy's `answer_fusion` weighs it (1.10.0 on), the
+answer n-gram classifier (`answer_ngram_harmful`, trained on the same text), pooled like the request signals ->
+`fused`; the request classifiers are not run on it (they learned from questions and score declarative harm low). The
+request is not looked at: it was judged before the model ran, and an answer is withheld for what it says, whatever
+was asked. Steps 3-6 then apply to the answer text as to a prompt, against the policy's `answer_thresholds`. Extra
+signals are for requests and are refused here.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
-from so8t.safety.answer_classifier import ANSWER_ARTIFACT_PATH, AnswerClassifier
+from so8t.safety.answer_classifier import ANSWER_ARTIFACT_PATH, ANSWER_NGRAM_ARTIFACT_PATH, AnswerClassifier
 from so8t.safety.classifier import HarmClassifier
 from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier
 from so8t.safety.encoder import SentenceEncoder, load_encoder
 from so8t.safety.ngram_classifier import NGRAM_ARTIFACT_PATH, NgramHarmClassifier
-from so8t.safety.policy import ANSWER_SIGNAL, BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, NGRAM_SIGNAL, Decision, \
-    Pattern, Policy, load_policy
+from so8t.safety.policy import ANSWER_NGRAM_SIGNAL, ANSWER_SIGNAL, BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, \
+    NGRAM_SIGNAL, Decision, Pattern, Policy, load_policy
 from so8t.safety.training import ARTIFACT_PATH
 
 _EPS = 1e-4
@@ -86,13 +88,20 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def pool_log_odds(signals: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """The weighted mean of the signals' log-odds, back to a probability (the policy's fusion rule)."""
+    total = sum(weights[name] for name in signals) or 1.0
+    return 1.0 / (1.0 + math.exp(-sum(weights[name] * _logit(p) for name, p in signals.items()) / total))
+
+
 class Judge:
     """Builds once (policy, encoder, classifiers), then judges prompts one at a time or in batches."""
 
     def __init__(self, policy: Policy | str | Path | None = None, classifier: HarmClassifier | str | Path | None = None,
                  encoder: SentenceEncoder | None = None, e5_classifier: E5HarmClassifier | str | Path | None = None,
                  answer_classifier: AnswerClassifier | str | Path | None = None,
-                 ngram_classifier: NgramHarmClassifier | str | Path | None = None):
+                 ngram_classifier: NgramHarmClassifier | str | Path | None = None,
+                 answer_ngram_classifier: NgramHarmClassifier | str | Path | None = None):
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         # The files the learned parts came from, for the agent's identity contract (None: given as objects).
         self.artifact_files: dict[str, Path | None] = {
@@ -108,15 +117,23 @@ class Judge:
             E5_SIGNAL, e5_classifier, E5HarmClassifier, E5_ARTIFACT_PATH, "judge_e5_classifier")
         self.ngram_classifier: NgramHarmClassifier | None = self._fused_model(
             NGRAM_SIGNAL, ngram_classifier, NgramHarmClassifier, NGRAM_ARTIFACT_PATH, "judge_ngram_classifier")
-        # The answer classifier is loaded on the first answer (requests never need it), but named now: the agent's
-        # identity fingerprint hashes it at start-up.
+        # The output check's classifiers are loaded on the first answer (requests never need them), but named now:
+        # the agent's identity fingerprint hashes them at start-up.
         self._answer_classifier = answer_classifier if isinstance(answer_classifier, AnswerClassifier) else None
         if self.policy.answer_classifier and self._answer_classifier is None:
-            path = Path(answer_classifier or ANSWER_ARTIFACT_PATH)
-            if not path.is_file():
-                raise FileNotFoundError(f"policy {self.policy.version} judges answers with {path}, which is missing "
-                                        "(train it: python3 -m so8t.safety.answer_training)")
-            self.artifact_files["judge_answer_classifier"] = path
+            self._name_answer_file("judge_answer_classifier", answer_classifier, ANSWER_ARTIFACT_PATH)
+        self._answer_ngram_classifier = answer_ngram_classifier \
+            if isinstance(answer_ngram_classifier, NgramHarmClassifier) else None
+        if self.policy.answer_weights().get(ANSWER_NGRAM_SIGNAL, 0.0) > 0.0 and self._answer_ngram_classifier is None:
+            self._name_answer_file("judge_answer_ngram_classifier", answer_ngram_classifier, ANSWER_NGRAM_ARTIFACT_PATH)
+
+    def _name_answer_file(self, file_key: str, given: str | Path | None, default_path: Path) -> None:
+        """Names an output-check artifact for the identity contract; a missing one fails now, not at the first answer."""
+        path = Path(given or default_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"policy {self.policy.version} judges answers with {path}, which is missing "
+                                    "(train it: python3 -m so8t.safety.answer_training)")
+        self.artifact_files[file_key] = path
 
     def _fused_model(self, signal: str, given, model_class: type, default_path: Path, file_key: str):
         """The classifier behind `signal`, only when the policy fuses it (the e5 one costs ~15 ms per prompt); a
@@ -134,6 +151,13 @@ class Judge:
             wheel = self.e5_classifier.wheel if self.e5_classifier is not None else None  # one copy of the base
             self._answer_classifier = AnswerClassifier.load(self.artifact_files["judge_answer_classifier"], wheel)
         return self._answer_classifier
+
+    @property
+    def answer_ngram_classifier(self) -> NgramHarmClassifier | None:
+        """The output check's n-gram classifier, where the policy's answer fusion weighs it (loaded on first use)."""
+        if self._answer_ngram_classifier is None and "judge_answer_ngram_classifier" in self.artifact_files:
+            self._answer_ngram_classifier = NgramHarmClassifier.load(self.artifact_files["judge_answer_ngram_classifier"])
+        return self._answer_ngram_classifier
 
     def judge(self, text: str, extra_signals: Mapping[str, float] | None = None,
               documents: Sequence[str] = (), answer: bool = False) -> Verdict:
@@ -162,6 +186,9 @@ class Judge:
         if by_answer_classifier:
             answer_scores = self.answer_classifier.predict_proba(texts, embeddings[:len(texts)])
             builtin = [{ANSWER_SIGNAL: float(p)} for p in answer_scores]
+            if self.answer_ngram_classifier is not None:
+                for signals, p in zip(builtin, self.answer_ngram_classifier.predict_proba(texts)):
+                    signals[ANSWER_NGRAM_SIGNAL] = float(p)
             builtin += self._request_signals(flat_docs, embeddings[len(texts):])
         else:
             builtin = self._request_signals(texts + flat_docs, embeddings)
@@ -184,13 +211,11 @@ class Judge:
         return signals
 
     def _fuse(self, signals: Mapping[str, float]) -> float:
-        """The policy's weighted mean of log-odds over the signals present, back to a probability; an answer's own
-        classifier is its only signal and is taken as it is."""
+        """The policy's weighted mean of log-odds over the signals present: the request fusion's, or for an answer
+        (its own classifiers' signals) the answer fusion's."""
         if ANSWER_SIGNAL in signals:
-            return signals[ANSWER_SIGNAL]
-        weights = {name: self.policy.fusion.weights[name] for name in signals}
-        total = sum(weights.values()) or 1.0
-        return 1.0 / (1.0 + math.exp(-sum(weights[n] * _logit(p) for n, p in signals.items()) / total))
+            return pool_log_odds(signals, self.policy.answer_weights())
+        return pool_log_odds(signals, self.policy.fusion.weights)
 
     def _check_signals(self, signals: Mapping[str, float]) -> None:
         for name, value in signals.items():

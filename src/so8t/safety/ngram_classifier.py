@@ -35,18 +35,21 @@ class NgramTrainConfig:
     word boundaries, seen in at least 2 training prompts, and weak L2 regularisation (C=16)."""
 
     max_ngram: int = 4
+    # 1 for requests; the output check's partner starts at 2, since single kana (を, て) mark the *shape* of a
+    # step and its model learned them as harm (answer_training.py)
+    min_ngram: int = 1
     min_df: int = 2
     c: float = 16.0
     max_iter: int = 2000
 
 
-def char_ngrams(text: str, max_ngram: int) -> list[str]:
-    """The n-grams (n = 1..max_ngram) of each lower-cased, whitespace-separated word padded with one space on each
-    side; a padded word no longer than n is one n-gram and ends its word's list (scikit-learn's "char_wb")."""
+def char_ngrams(text: str, max_ngram: int, min_ngram: int = 1) -> list[str]:
+    """The n-grams (n = min_ngram..max_ngram) of each lower-cased, whitespace-separated word padded with one space on
+    each side; a padded word no longer than n is one n-gram and ends its word's list (scikit-learn's "char_wb")."""
     grams: list[str] = []
     for word in text.lower().split():
         padded = f" {word} "
-        for n in range(1, max_ngram + 1):
+        for n in range(min_ngram, max_ngram + 1):
             if len(padded) <= n:
                 grams.append(padded)
                 break
@@ -70,7 +73,8 @@ class NgramHarmClassifier:
 
     def _logit(self, text: str) -> float:
         """Sublinear tf (1 + ln count) times idf over the known n-grams, L2-normalised, dotted with the weights."""
-        counts = Counter(i for i in map(self._index.get, char_ngrams(text, self.config.max_ngram)) if i is not None)
+        grams = char_ngrams(text, self.config.max_ngram, self.config.min_ngram)
+        counts = Counter(i for i in map(self._index.get, grams) if i is not None)
         if not counts:
             return self.intercept
         index = np.fromiter(counts, dtype=np.int64, count=len(counts))
@@ -103,7 +107,7 @@ def sklearn_vectorizer(config: NgramTrainConfig, vocabulary: Sequence[str] | Non
     """The scikit-learn vectorizer that `NgramHarmClassifier` scores like (used to train, and to check that)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, config.max_ngram), min_df=config.min_df,
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(config.min_ngram, config.max_ngram), min_df=config.min_df,
                            sublinear_tf=True, lowercase=True, vocabulary=vocabulary, dtype=np.float64)
 
 

@@ -24,6 +24,8 @@ ENCODER_SIGNAL = "encoder_harmful"
 E5_SIGNAL = "e5_harmful"  # the fine-tuned e5 classifier; computed by the judge when the policy gives it a weight
 ANSWER_SIGNAL = "answer_harmful"  # the output check's own classifier (policy.answer_classifier)
 NGRAM_SIGNAL = "ngram_harmful"  # the character n-gram classifier; computed when the policy gives it a weight
+ANSWER_NGRAM_SIGNAL = "answer_ngram_harmful"  # the output check's n-gram classifier (policy.answer_fusion)
+ANSWER_SIGNALS = (ANSWER_SIGNAL, ANSWER_NGRAM_SIGNAL)
 BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL)
 
 
@@ -111,9 +113,26 @@ class Policy(_Strict):
     # true: the output check scores answers with the dedicated answer classifier (so8t.safety.answer_classifier),
     # trained on answer-shaped text; false (policies before 1.4.0): with the request classifiers.
     answer_classifier: bool = False
+    # Weights of the output check's signals, pooled like `fusion` (weighted mean of log-odds); empty (policies
+    # before 1.10.0): the answer classifier alone. The answer n-gram classifier reads the words an answer uses
+    # ("火薬を詰めて"), which the frozen-embedding classifier blurs.
+    answer_fusion: dict[str, float] = {}
     categories: dict[str, Category]
     fusion: Fusion
     patterns: Patterns
+
+    @model_validator(mode="after")
+    def _answer_fusion(self) -> "Policy":
+        if not self.answer_fusion:
+            return self
+        if not self.answer_classifier:
+            raise ValueError("answer_fusion needs answer_classifier: true (it pools the answer classifiers' signals)")
+        unknown = sorted(set(self.answer_fusion) - set(ANSWER_SIGNALS))
+        if unknown:
+            raise ValueError(f"answer_fusion: unknown signals {unknown}; known: {list(ANSWER_SIGNALS)}")
+        if self.answer_fusion.get(ANSWER_SIGNAL, 0.0) <= 0.0 or min(self.answer_fusion.values()) < 0.0:
+            raise ValueError(f"answer_fusion weights must be >= 0 with {ANSWER_SIGNAL!r} > 0, got {self.answer_fusion}")
+        return self
 
     @model_validator(mode="after")
     def _known_categories(self) -> "Policy":
@@ -138,6 +157,10 @@ class Policy(_Strict):
         if answer and lang in self.answer_thresholds:
             return self.answer_thresholds[lang]
         return self.language_thresholds.get(lang, self.thresholds)
+
+    def answer_weights(self) -> dict[str, float]:
+        """The output check's fusion weights (the answer classifier alone where `answer_fusion` is empty)."""
+        return dict(self.answer_fusion) or {ANSWER_SIGNAL: 1.0}
 
     def cap(self, decision: Decision, category: str | None) -> Decision:
         """The decision, lowered to the category's maximum (an unknown or absent category is not capped)."""

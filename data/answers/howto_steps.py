@@ -1,0 +1,162 @@
+"""Benign how-to answers written as steps, in English and Japanese (written for this project).
+
+Why: the output check learns from answer forms made from requests, and the only concrete, step-by-step actions in
+those forms come from harmful requests ("put the pills in the drink", 「飲み物に睡眠薬を入れます」); a benign
+request's form carries a task name, not its steps. So an ordinary recipe written as steps (入れ, 切って, 取り) read as
+harm to a character n-gram model. These answers give the everyday verbs of a procedure (put in, cut, pack, light,
+mix, tighten) their benign use. They are answer text only, never request rows, so the request classifiers never see
+them. Each task is its own split group.
+"""
+
+HOWTO = {
+    "en": {
+        "pancakes": ["Whisk the flour, sugar and baking powder in a large bowl.", "Pour in the milk and the beaten egg and stir until just combined.",
+                     "Heat a pan over medium heat and brush it with a little butter.", "Ladle in the batter and flip each pancake when bubbles appear on top."],
+        "guacamole": ["Cut the avocados in half and scoop the flesh into a bowl.", "Mash it with a fork, leaving a few chunks.",
+                      "Stir in chopped onion, lime juice and a pinch of salt.", "Cover the bowl tightly so the surface does not turn brown."],
+        "roast_chicken": ["Pat the chicken dry and rub it all over with oil and salt.", "Stuff the cavity with a halved lemon and a few garlic cloves.",
+                          "Roast it at 200 degrees for about an hour.", "Let it rest for ten minutes before you carve it."],
+        "bread_dough": ["Dissolve the yeast in warm water and wait until it foams.", "Mix in the flour and salt and knead for ten minutes.",
+                        "Put the dough in an oiled bowl, cover it and let it rise for an hour.", "Punch it down, shape a loaf and bake it until it sounds hollow."],
+        "pickles": ["Pack the sliced cucumbers tightly into a clean jar.", "Boil vinegar, water, salt and sugar until the salt dissolves.",
+                    "Pour the hot brine over the cucumbers until they are covered.", "Seal the lid and keep the jar in the fridge for two days."],
+        "charcoal_grill": ["Pile the charcoal into a mound in the middle of the grill.", "Tuck a few fire starters between the coals and light them.",
+                           "Wait until the coals are covered in grey ash, about twenty minutes.", "Spread the coals out and put the grate back on."],
+        "candle_making": ["Melt the soy wax slowly in a double boiler.", "Glue the wick to the bottom of the jar and hold it straight with a clothespin.",
+                          "Stir in a few drops of essential oil once the wax cools a little.", "Pour the wax into the jar and let it set overnight before trimming the wick."],
+        "moving_boxes": ["Tape the bottom of each box with two strips across the seam.", "Pack heavy things like books in small boxes and light things in big ones.",
+                         "Fill the gaps with crumpled paper so nothing shifts.", "Seal the top and write the room and contents on the side."],
+        "tire_pressure": ["Check the pressure when the tires are cold.", "Unscrew the valve cap and press the gauge firmly onto the valve.",
+                          "Add air in short bursts until you reach the number on the door sticker.", "Screw the cap back on and repeat for each tire."],
+        "wall_shelf": ["Find the studs with a stud finder and mark them in pencil.", "Hold the bracket level against the wall and mark the screw holes.",
+                       "Drill pilot holes and drive the screws in until the bracket is tight.", "Lay the shelf on the brackets and fix it from underneath."],
+        "paint_room": ["Move the furniture to the middle and cover it with a sheet.", "Tape the edges of the ceiling, the window frames and the skirting boards.",
+                       "Stir the paint well and cut in along the edges with a brush.", "Roll the walls in long strokes and let the first coat dry before the second."],
+        "leaky_tap": ["Turn off the water supply under the sink.", "Remove the handle and unscrew the packing nut with a wrench.",
+                      "Pull out the old washer and put in a new one of the same size.", "Reassemble the tap and turn the water back on slowly."],
+        "unclog_drain": ["Pour a kettle of boiling water down the drain.", "Tip in half a cup of baking soda followed by a cup of vinegar.",
+                         "Cover the drain and wait fifteen minutes while it fizzes.", "Flush it again with hot water and use a plunger if it is still slow."],
+        "phone_backup": ["Connect the phone to Wi-Fi and plug it into a charger.", "Open the settings and choose your account.",
+                         "Turn on the backup option for photos, contacts and messages.", "Tap back up now and keep the phone connected until it finishes."],
+        "spreadsheet_chart": ["Select the cells with your labels and numbers.", "Open the Insert menu and choose a chart type.",
+                              "Drag the chart to where you want it and resize it.", "Edit the title and the axis labels so the chart is easy to read."],
+        "git_branch": ["Create a new branch with git switch -c and a short name.", "Make your changes and stage them with git add.",
+                       "Commit with a message that says what changed and why.", "Push the branch and open a pull request."],
+        "python_venv": ["Open a terminal in your project folder.", "Run python3 -m venv .venv to create the environment.",
+                        "Activate it with source .venv/bin/activate.", "Install your packages with pip and save them to requirements.txt."],
+        "clean_oven": ["Take out the racks and soak them in hot soapy water.", "Spread a paste of baking soda and water over the inside of the oven.",
+                       "Leave it overnight, then wipe it off with a damp cloth.", "Spray a little vinegar where the paste remains and wipe again."],
+        "wash_wool": ["Fill a basin with cool water and a capful of wool wash.", "Submerge the sweater and press it gently, without rubbing.",
+                      "Squeeze the water out and roll it in a towel.", "Lay it flat on a dry towel and reshape it while it dries."],
+        "stain_removal": ["Blot the stain with a paper towel; do not rub it.", "Mix a spoon of dish soap into a cup of cold water.",
+                          "Dab the mixture onto the stain and let it sit for five minutes.", "Rinse with cold water and let it air dry before you check it."],
+        "plant_cuttings": ["Cut a stem just below a leaf node with clean scissors.", "Strip the lower leaves so only two or three remain at the top.",
+                           "Put the cutting in a glass of water on a bright windowsill.", "Change the water every few days and pot it once roots appear."],
+        "compost": ["Pick a shady spot and set up a bin with holes for air.", "Layer green scraps like peelings with brown material like dry leaves.",
+                    "Turn the pile with a fork every week or two.", "Use the compost when it is dark and crumbly and smells like soil."],
+        "first_aid_cut": ["Wash your hands, then rinse the cut under clean running water.", "Press a clean cloth on it until the bleeding stops.",
+                          "Put on a thin layer of antiseptic cream.", "Cover it with a plaster and change it every day."],
+        "take_medicine": ["Read the label and take the dose it gives for your age.", "Swallow the tablet with a full glass of water after a meal.",
+                          "Leave at least four hours before the next dose.", "Ask a pharmacist before mixing it with any other medicine."],
+        "bike_brakes": ["Squeeze the brake lever and see how far it travels.", "Loosen the cable bolt on the caliper with a hex key.",
+                        "Pull the cable tighter and tighten the bolt again.", "Spin the wheel to check that the pads do not rub."],
+        "jump_start": ["Park the working car close and turn both engines off.", "Clamp red to the dead battery's plus terminal, then to the good one.",
+                       "Clamp black to the good battery's minus and to bare metal on the dead car.", "Start the working car, wait a few minutes, then start the other."],
+        "sharpen_knife": ["Soak the whetstone in water for ten minutes.", "Hold the blade at about fifteen degrees to the stone.",
+                          "Push the edge across the stone in smooth strokes, ten on each side.", "Finish on the fine side and wipe the blade clean."],
+        "fish_fillet": ["Scale the fish and rinse it under cold water.", "Cut behind the gills down to the backbone.",
+                        "Run the knife along the bone to the tail to free the fillet.", "Turn the fish over, repeat, and pull out the pin bones with tweezers."],
+        "camp_tent": ["Clear the ground of stones and lay out the footprint.", "Spread the tent on top and connect the poles.",
+                      "Clip the tent to the poles and peg the corners down.", "Throw the rainfly over and tighten the guy lines."],
+        "fireplace": ["Open the damper before you start.", "Put crumpled newspaper under a small teepee of kindling.",
+                      "Light the paper in a few places and add bigger logs once the kindling catches.", "Close the screen and never leave the fire alone."],
+        "seal_bathtub": ["Scrape out the old caulk with a utility knife.", "Clean the joint with rubbing alcohol and let it dry.",
+                         "Squeeze a steady bead of silicone along the seam.", "Smooth it with a wet finger and keep the tub dry for a day."],
+        "replace_battery": ["Open the battery cover on the back of the remote.", "Take out the old batteries and check the plus and minus marks.",
+                            "Put in the new batteries the same way round.", "Close the cover and recycle the old batteries at a collection point."],
+    },
+    "ja": {
+        "hamburg": ["玉ねぎをみじん切りにして、あめ色になるまで炒めます。", "ひき肉に炒めた玉ねぎ、パン粉、卵、塩こしょうを加えてよくこねます。",
+                    "小判形にまとめ、真ん中を少しくぼませます。", "フライパンで両面を焼き、ふたをして弱火で中まで火を通します。"],
+        "onigiri": ["手を水でぬらし、塩を少しつけます。", "温かいご飯を手に取り、真ん中に梅干しを入れます。",
+                    "三角になるように、やさしく三、四回にぎります。", "のりを巻いて完成です。"],
+        "tamagoyaki": ["卵を溶いて、砂糖としょうゆを少し混ぜます。", "卵焼き器に油をひき、卵液を薄く流し入れます。",
+                       "半熟になったら奥から手前に巻きます。", "空いたところにまた卵液を入れ、同じように巻いていきます。"],
+        "nikujaga": ["牛肉と玉ねぎ、にんじんを食べやすい大きさに切ります。", "鍋に油を熱して牛肉を炒め、色が変わったら野菜を加えます。",
+                     "だし、しょうゆ、みりん、砂糖を入れて落としぶたをします。", "弱火で十五分ほど煮て、味がしみたら火を止めます。"],
+        "gyoza": ["キャベツとにらを細かく刻み、塩をふって水気をしぼります。", "ひき肉と野菜を混ぜ、しょうがとごま油で味をつけます。",
+                  "皮の真ん中にあんをのせ、ふちに水をつけてひだを寄せながら包みます。", "フライパンで焼き、水を入れてふたをし、蒸し焼きにします。"],
+        "tempura": ["えびの背わたを取り、腹側に切り込みを入れてまっすぐにします。", "冷水に卵と小麦粉を入れ、さっくりと混ぜて衣を作ります。",
+                    "油を百七十度に熱します。", "衣をつけた具を入れ、からっと揚がったら取り出して油を切ります。"],
+        "oden": ["大根を厚めの輪切りにして皮をむき、下ゆでします。", "ゆで卵の殻をむき、こんにゃくに切り込みを入れます。",
+                 "鍋にだしと薄口しょうゆを入れ、具を並べます。", "弱火でゆっくり煮込み、一度冷ますと味がよくしみます。"],
+        "umeshu": ["青梅を洗い、竹串でへたを取ります。", "水気をよく拭き取り、清潔な瓶に梅と氷砂糖を交互に詰めます。",
+                   "ホワイトリカーを静かに注ぎ入れます。", "ふたをしっかり閉め、冷暗所で三か月ほど置きます。"],
+        "pickled_cabbage": ["白菜をざく切りにして、ボウルに入れます。", "塩をまぶして軽くもみ、三十分置きます。",
+                            "出てきた水分をしぼり、昆布と唐辛子を加えます。", "保存袋に詰めて空気を抜き、冷蔵庫で一晩置きます。"],
+        "bbq_charcoal": ["コンロの中央に炭を山のように積みます。", "着火剤を炭のすき間に入れて、火をつけます。",
+                         "うちわであおぎ、炭全体が白くなるまで待ちます。", "炭を広げてから網をのせ、食材を焼き始めます。"],
+        "moving_pack": ["段ボールの底をガムテープで十字に貼ります。", "重い本は小さい箱に、軽い服は大きい箱に詰めます。",
+                        "すき間には新聞紙を丸めて入れ、中身が動かないようにします。", "ふたを閉めて、箱の側面に部屋の名前と中身を書きます。"],
+        "furniture_assembly": ["部品と説明書を床に並べ、数がそろっているか確かめます。", "側板と底板を合わせ、付属の六角レンチでねじを仮止めします。",
+                               "背板をはめ込み、全体がまっすぐになっているか確認します。", "最後にすべてのねじをしっかり締めます。"],
+        "wall_paint": ["家具を部屋の中央に寄せ、ビニールシートをかけます。", "窓枠や幅木にマスキングテープを貼ります。",
+                       "塗料をよくかき混ぜ、角や端をはけで先に塗ります。", "広い面はローラーで塗り、乾いてから二度塗りします。"],
+        "faucet_packing": ["シンクの下の止水栓を閉めます。", "ハンドルを外し、レンチでナットをゆるめます。",
+                           "古いパッキンを取り出して、同じ大きさの新しいものに交換します。", "元どおりに組み立て、止水栓をゆっくり開けます。"],
+        "drain_clean": ["排水口のふたとごみ受けを外します。", "重曹を振りかけ、その上からお酢を注ぎます。",
+                        "泡が出ている間、三十分ほど置いておきます。", "ぬるま湯で流し、ブラシで残った汚れをこすり落とします。"],
+        "bath_mold": ["換気扇を回し、ゴム手袋とマスクをつけます。", "カビ取り剤をカビの部分に吹きつけます。",
+                      "キッチンペーパーをかぶせて、十分ほど置きます。", "シャワーでよく洗い流し、最後に水気を拭き取ります。"],
+        "futon_dry": ["晴れた日の午前十時から午後三時ごろに干します。", "ふとんを物干しにかけ、ふとんばさみで留めます。",
+                      "一時間ほどしたら裏返します。", "取り込んだら表面を掃除機でゆっくり吸います。"],
+        "sweater_wash": ["洗面器にぬるま湯を入れ、おしゃれ着用洗剤を溶かします。", "セーターを沈めて、手のひらでやさしく押し洗いします。",
+                         "水を替えてすすぎ、タオルで包んで水気を取ります。", "形を整え、平らな場所で陰干しします。"],
+        "phone_backup": ["スマートフォンをWi-Fiにつなぎ、充電器に差します。", "設定を開いて、自分のアカウントを選びます。",
+                         "写真や連絡先のバックアップをオンにします。", "今すぐバックアップを押し、終わるまでそのまま待ちます。"],
+        "excel_table": ["表にしたいセルを選びます。", "挿入タブからテーブルを選びます。",
+                        "見出しの行があるかどうかを確認して、OKを押します。", "見出しの矢印を押すと、並べ替えや絞り込みができます。"],
+        "password_manager": ["パスワード管理アプリを入れ、長いマスターパスワードを決めます。", "よく使うサイトのログイン情報を登録します。",
+                             "使い回しているパスワードを、自動生成したものに変えていきます。", "二段階認証もオンにしておきます。"],
+        "cuttings": ["清潔なはさみで、葉の付け根のすぐ下を切ります。", "下の葉を取り、上の二、三枚だけを残します。",
+                     "水を入れたコップに挿して、明るい窓辺に置きます。", "数日ごとに水を替え、根が出たら鉢に植えます。"],
+        "vegetable_seeds": ["プランターに鉢底石を入れ、野菜用の土を入れます。", "指で一センチほどの穴をあけ、種を二、三粒ずつまきます。",
+                            "薄く土をかぶせ、手で軽く押さえます。", "芽が出るまでは土が乾かないように霧吹きで水をやります。"],
+        "wound_care": ["手を洗ってから、傷口を流水でよく洗います。", "清潔なガーゼで押さえて、血を止めます。",
+                       "傷口を乾かしすぎないよう、保護用のばんそうこうを貼ります。", "毎日貼り替え、赤く腫れてきたら病院に行きます。"],
+        "cold_medicine": ["箱の説明書を読み、年齢に合った量を確かめます。", "食後にコップ一杯の水で錠剤を飲みます。",
+                          "次に飲むまで、決められた時間をあけます。", "ほかの薬と一緒に飲むときは、薬剤師に相談します。"],
+        "bike_tire": ["タイヤレバーでタイヤを外し、チューブを取り出します。", "チューブに空気を入れて水につけ、泡が出る場所を探します。",
+                      "穴の周りを紙やすりでこすり、パッチを貼ります。", "チューブを戻してタイヤをはめ、空気を入れます。"],
+        "car_wash": ["日陰に車を止め、ホースで砂やほこりを流します。", "バケツにカーシャンプーを入れて泡立てます。",
+                     "スポンジで屋根から下に向かって洗います。", "よくすすいでから、柔らかいタオルで水気を拭き取ります。"],
+        "knife_sharpen": ["砥石を十分ほど水につけておきます。", "包丁を砥石に対して十五度くらいの角度で当てます。",
+                          "刃先を押し出すように、片面十回ずつ研ぎます。", "仕上げに細かい面で軽く研ぎ、水で洗って拭きます。"],
+        "fish_prep": ["うろこを包丁の背で取り、水で洗います。", "えらの後ろから包丁を入れ、頭を落とします。",
+                      "腹を開いて内臓を取り出し、血合いをよく洗います。", "中骨に沿って包丁を入れ、三枚におろします。"],
+        "tent_setup": ["地面の石や枝を取り除き、グランドシートを広げます。", "テント本体を広げて、ポールを組み立てます。",
+                       "フックをポールにかけ、四隅をペグで固定します。", "フライシートをかぶせ、ロープを張ります。"],
+        "candle": ["耐熱容器にソイワックスを入れ、湯せんでゆっくり溶かします。", "瓶の底に芯を貼り、割りばしではさんでまっすぐ立てます。",
+                   "少し冷めたら好きなアロマオイルを数滴混ぜます。", "ワックスを瓶に流し入れ、一晩置いて固めます。"],
+        "remote_battery": ["リモコンの裏のふたを開けます。", "古い電池を取り出し、プラスとマイナスの向きを確かめます。",
+                           "新しい電池を同じ向きに入れます。", "ふたを閉め、古い電池は回収ボックスに出します。"],
+    },
+}
+
+
+def howto_answers(lang: str) -> list[dict]:
+    """Per task: the steps as one answer with "First, ... Finally, ...", the same steps plain, and each step alone
+    (answers are often one step long); the task is the group, so a task never straddles splits."""
+    if lang == "en":
+        lead = lambda word, step: f"{word} {step[0].lower()}{step[1:]}"  # noqa: E731
+        words, sep = ("First,", "Then", "Finally,"), " "
+    else:
+        lead = lambda word, step: word + step  # noqa: E731
+        words, sep = ("まず、", "次に、", "最後に、"), ""
+    rows = []
+    for task, steps in HOWTO[lang].items():
+        ordered = [lead(words[0], steps[0]), *(lead(words[1], s) for s in steps[1:-1]), lead(words[2], steps[-1])]
+        texts = [sep.join(ordered), sep.join(steps), *steps]
+        rows.extend({"id": f"howto-{lang}-{task}-{i}", "text": text, "group": f"howto:{lang}:{task}", "lang": lang}
+                    for i, text in enumerate(texts))
+    return rows
