@@ -17,8 +17,9 @@ classifier artifact (with its policy's answer fusion) does at that policy's esca
 benign users what the old one did, and what it gains shows as more harmful text held (the real-answer rule rests on
 the 4th-highest of 60 answers, too noisy a point to move a cut on). --match-set says which benign text: `benign`
 (forms and real answers, refusals left out; policy 1.8.0) or `lookalike` (the look-alike forms alone; policy
-1.10.0: matched on all benign text, its n-gram partner traded held look-alikes for other benign text). Prints the cuts and what they do on validation; --write stores a copy of the packaged policy with them
-(copy into src/so8t/safety/configs/policy.json to adopt).
+1.10.0: matched on all benign text, its n-gram partner traded held look-alikes for other benign text). Prints the
+cuts and what they do on validation; --write stores a copy of the packaged policy with them (copy into
+src/so8t/safety/configs/policy.json to adopt).
 """
 
 from __future__ import annotations

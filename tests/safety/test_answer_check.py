@@ -9,8 +9,9 @@ import pytest
 from so8t.safety import Judge
 from so8t.safety.answer_classifier import ANSWER_ARTIFACT_PATH, ANSWER_NGRAM_ARTIFACT_PATH, AnswerClassifier
 from so8t.safety.answer_forms import answer_forms, polite, task_of
-from so8t.safety.answer_training import HOWTO_WEIGHT, answer_examples, examples_fingerprint, howto_examples
-from so8t.safety.dataset import SafetyRow, iter_rows, split_of
+from so8t.safety.answer_training import HOWTO_PATH, HOWTO_WEIGHT, answer_examples, examples_fingerprint, \
+    howto_examples
+from so8t.safety.dataset import SafetyRow, iter_rows, load_data_module, split_of
 from so8t.safety.judge import pool_log_odds
 from so8t.safety.policy import ANSWER_NGRAM_SIGNAL, ANSWER_SIGNAL, PolicyError, load_policy, policy_from_dict
 
@@ -236,11 +237,7 @@ def test_howto_answers_are_benign_and_split_by_task():
         assert all(e.label == "benign" and e.kind == "howto" and e.weight == HOWTO_WEIGHT for e in examples)
     train, test = ({e.text for e in by_split[s]} for s in ("train", "test"))
     assert not train & test
-    import importlib.util
-    from so8t.safety.answer_training import HOWTO_PATH
-    spec = importlib.util.spec_from_file_location("howto", HOWTO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_data_module(HOWTO_PATH)
     for lang in ("en", "ja"):
         rows = module.howto_answers(lang)
         assert len({r["text"] for r in rows}) == len(rows)

@@ -5,8 +5,8 @@ fused with it where the policy's `answer_fusion` says) learn from the same examp
 
 Training text: answer-shaped forms of the train split's requests (so8t.safety.answer_forms: compliance openings of
 harmful and benign requests, refusals of harmful ones as benign, toxic statements as they are), benign how-to
-answers written as steps (data/answers/howto_steps.py, split by task), plus the local model's real answers to a fixed sample of benign train prompts (so8t.safety.model_answers, generated once and
-cached). Validation figures (forms of the val split, the model's answers to benign val prompts) go into the
+answers written as steps (data/answers/howto_steps.py, split by task), plus the local model's real answers to a
+fixed sample of benign train prompts (so8t.safety.model_answers, generated once and cached). Validation figures (forms of the val split, the model's answers to benign val prompts) go into the
 artifact's metadata and model card; the cuts are set on validation by bench/judge/tune_answers.py and the test
 split is read once, by bench/judge/answer_check.py. Embeddings are cached under ~/.cache/so8t/answer_embeddings.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from so8t.safety.answer_classifier import ANSWER_ARTIFACT_PATH, ANSWER_NGRAM_ART
     FrozenE5
 from so8t.safety.answer_forms import TemplateSet, answer_forms
 from so8t.safety.classifier import TrainConfig, balanced_weights, train_classifier
-from so8t.safety.dataset import REPO_ROOT, SafetyRow, Split, iter_rows, split_of
+from so8t.safety.dataset import REPO_ROOT, SafetyRow, Split, iter_rows, load_data_module, split_of
 from so8t.safety.e5_classifier import wheel_fingerprint
 from so8t.safety.e5_wheel import E5Wheel
 from so8t.safety.encoder import DEFAULT_ENCODER, encode_cached, load_encoder
@@ -82,9 +81,7 @@ def answer_examples(rows: Sequence[SafetyRow], split: Split, templates: Template
 
 def howto_examples(split: Split, path: Path = HOWTO_PATH) -> list[AnswerExample]:
     """The split's benign how-to answers (kind "howto"): their tasks are split like request groups."""
-    spec = importlib.util.spec_from_file_location("so8t_howto_steps", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_data_module(path)
     return [AnswerExample(raw["text"], "benign", lang, "howto", "so8t-howto", HOWTO_WEIGHT)
             for lang in ("en", "ja") for raw in module.howto_answers(lang) if split_of(raw["group"]) == split]
 
@@ -182,7 +179,8 @@ scores ~0.05 on the head alone; the n-grams read 火薬. Artifact sha256: `{ngra
   answers are cached under `~/.cache/so8t/answers/` by a key of the answer model, runtime, system prompt and token
   budget (a fresh machine regenerates them, greedy; another machine's llama.cpp build can still change some of
   them: a retrain over one such regeneration, 2026-12-07, gave validation ROC-AUC 0.9621 / 0.9447 where policy
-  1.8.0's artifact has 0.9619 / 0.9434); the embeddings are cached under `~/.cache/so8t/answer_embeddings/`, and training over them is deterministic
+  1.8.0's artifact has 0.9619 / 0.9434); the embeddings are cached under `~/.cache/so8t/answer_embeddings/`, and
+  training over them is deterministic
 
 ## Training data (answer forms of the train split; never XSTest, JailbreakBench or HarmBench)
 

@@ -125,11 +125,18 @@ def contrastive_rows(contrastive_dir: Path = DEFAULT_CONTRASTIVE_DIR) -> Iterato
                        kind=raw["kind"])
 
 
-def everyday_rows(contrastive_dir: Path = DEFAULT_CONTRASTIVE_DIR) -> Iterator[SafetyRow]:
-    """The project's everyday benign requests (contrastive_dir/everyday.py), split by template."""
-    spec = importlib.util.spec_from_file_location("so8t_everyday", contrastive_dir / "everyday.py")
+def load_data_module(path: Path):
+    """A data file of the repository's own that is written as Python (templates, lists), loaded by path: data/ is
+    not a package."""
+    spec = importlib.util.spec_from_file_location(f"so8t_data_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def everyday_rows(contrastive_dir: Path = DEFAULT_CONTRASTIVE_DIR) -> Iterator[SafetyRow]:
+    """The project's everyday benign requests (contrastive_dir/everyday.py), split by template."""
+    module = load_data_module(contrastive_dir / "everyday.py")
     for lang in ("en", "ja"):
         for raw in module.everyday_rows(lang):
             yield _row(id=raw["id"], text=raw["text"], label="benign", decision="ALLOW", lang=lang, category="everyday",
