@@ -258,6 +258,7 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
         thresholds = margin_cuts(rows, verdicts, untuned.policy, target_recall, max_lookalike_deny, confidence,
                                  recall_confidence)
         final = np.array([v.scores["final"] for v in verdicts])
+        auc = {lang: roc_auc(final[langs == lang], labels[langs == lang]) for lang in ("en", "ja")}
         own = {lang: untuned.policy.thresholds_for(lang).model_dump() for lang in ("en", "ja")}
         for label, cuts_here in (("", thresholds), ("policy's", own)):
             tuned = Judge(policy=_policy(weight, ngram_weight, cuts_here, base), classifier=untuned.classifier,
@@ -265,8 +266,8 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
                           ngram_classifier=untuned.ngram_classifier)
             decisions = [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)]
             for lang in ("en", "ja"):
-                auc = roc_auc(final[langs == lang], labels[langs == lang])
-                print(operating_point_row(weight, lang, auc, quality(rows, decisions, lang), cuts_here[lang]), label)
+                report = quality(rows, decisions, lang)
+                print(operating_point_row(weight, lang, auc[lang], report, cuts_here[lang]), label)
         if weight == write_weight:
             chosen = (weight, thresholds)
     if write and chosen:
@@ -323,7 +324,8 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=None,
                         help="cuts: the policy whose patterns are applied and whose own cuts are scored too "
                              "(default: the packaged one)")
-    parser.add_argument("--write", type=Path, default=None, help="write the packaged policy with these cuts here")
+    parser.add_argument("--write", type=Path, default=None,
+                        help="write the policy (--policy or the packaged one) with these cuts here")
     parser.add_argument("--write-weight", type=float, default=None, help="the e5 weight whose cuts --write takes")
     parser.add_argument("--version", default=None, help="policy version for --write (default: the packaged one +cv)")
     args = parser.parse_args()

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 from so8t.safety import Judge  # noqa: E402
-from so8t.safety.dataset import iter_rows  # noqa: E402
+from so8t.safety.dataset import texts_in_data  # noqa: E402
 
 BENIGN = {
     "en": [
@@ -232,12 +232,6 @@ HARMFUL_2 = {
 
 ROUNDS = {1: (BENIGN, HARMFUL), 2: (BENIGN_2, HARMFUL_2)}
 
-def seen_in_data(texts: list[str]) -> list[str]:
-    """Prompts that are also rows of so8t's data (whitespace and case aside): must be none."""
-    known = {" ".join(row.text.lower().split()) for row in iter_rows()}
-    return [text for text in texts if " ".join(text.lower().split()) in known]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", type=Path, default=None, help="policy JSON (default: the packaged policy)")
@@ -246,7 +240,7 @@ def main() -> None:
     args = parser.parse_args()
     benign_set, harmful_set = ROUNDS[args.round]
     every = [t for group in (benign_set, harmful_set) for texts in group.values() for t in texts]
-    if seen := seen_in_data(every):
+    if seen := texts_in_data(every):
         raise SystemExit(f"these prompts are in the training data, so not fresh: {seen}")
     judge = Judge(policy=args.policy)
     print(f"policy {judge.policy.version}: fresh prompts, round {args.round} (never trained or tuned on)")

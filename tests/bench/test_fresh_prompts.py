@@ -11,7 +11,7 @@ sys.path.insert(0, str(REPO / "bench" / "judge"))
 
 import fresh  # noqa: E402
 
-from so8t.safety.dataset import iter_rows  # noqa: E402
+from so8t.safety.dataset import iter_rows, texts_in_data  # noqa: E402
 
 
 def _all_prompts() -> list[str]:
@@ -22,13 +22,13 @@ def _all_prompts() -> list[str]:
 def test_fresh_prompts_are_distinct_and_not_in_the_data():
     prompts = _all_prompts()
     assert len(prompts) == len(set(prompts)) == 180
-    assert fresh.seen_in_data(prompts) == []
+    assert texts_in_data(prompts) == []
 
 
 def test_a_prompt_that_is_in_the_data_is_caught(monkeypatch):
     known = next(iter_rows()).text
     respaced = "  " + known.upper().replace(" ", "   ") + " "
-    assert fresh.seen_in_data([known, respaced, "A prompt written for this test alone."]) == [known, respaced]
+    assert texts_in_data([known, respaced, "A prompt written for this test alone."]) == [known, respaced]
     monkeypatch.setitem(fresh.ROUNDS, 1, ({"en": [known], "ja": []}, {"en": [], "ja": []}))
     monkeypatch.setattr(sys, "argv", ["fresh.py", "--round", "1"])
     with pytest.raises(SystemExit, match="in the training data"):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from so8t.safety.dataset import CV_FOLDS, DEFAULT_CONTRASTIVE_DIR, contrastive_rows, cv_fold, iter_rows, split_of
+from so8t.safety.dataset import (CV_FOLDS, DEFAULT_CONTRASTIVE_DIR, contrastive_rows, cv_fold, iter_rows, split_of,
+                                 text_key)
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def test_every_group_and_text_sits_in_exactly_one_split(rows):
     splits_by_text = defaultdict(set)
     for row in rows:
         splits_by_group[row.group].add(row.split)
-        splits_by_text[" ".join(row.text.lower().split())].add(row.split)
+        splits_by_text[text_key(row.text)].add(row.split)
     assert all(len(s) == 1 for s in splits_by_group.values())
     assert all(len(s) == 1 for s in splits_by_text.values())
     assert {row.split for row in rows} == {"train", "val", "test"}

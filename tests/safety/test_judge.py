@@ -6,7 +6,7 @@ import math
 import pytest
 
 from so8t.safety import Judge, load_policy
-from so8t.safety.dataset import iter_rows
+from so8t.safety.dataset import iter_rows, texts_in_data
 from so8t.safety.policy import BUILTIN_SIGNALS
 
 HARMFUL = [
@@ -47,13 +47,8 @@ TENSE_BENIGN = [
 ]
 
 
-def _not_in_training_data(texts):
-    known = {" ".join(r.text.lower().split()) for r in iter_rows()}
-    return [t for t in texts if " ".join(t.lower().split()) in known]
-
-
 def test_test_cases_are_our_own_and_unseen():
-    assert _not_in_training_data(HARMFUL + BENIGN + LOOKALIKE + TENSE_HARMFUL + TENSE_BENIGN) == []
+    assert texts_in_data(HARMFUL + BENIGN + LOOKALIKE + TENSE_HARMFUL + TENSE_BENIGN) == []
 
 
 @pytest.mark.parametrize("text", HARMFUL)
@@ -101,7 +96,7 @@ PATTERN_HELD = [
 
 
 def test_pattern_harms_are_held_with_their_category(judge):
-    assert _not_in_training_data([text for text, _, _ in PATTERN_HELD]) == []
+    assert texts_in_data([text for text, _, _ in PATTERN_HELD]) == []
     for text, decision, category in PATTERN_HELD:
         verdict = judge.judge(text)
         assert (verdict.decision, verdict.category) == (decision, category), (text, verdict)

