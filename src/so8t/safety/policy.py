@@ -24,9 +24,10 @@ ENCODER_SIGNAL = "encoder_harmful"
 E5_SIGNAL = "e5_harmful"  # the fine-tuned e5 classifier; computed by the judge when the policy gives it a weight
 ANSWER_SIGNAL = "answer_harmful"  # the output check's own classifier (policy.answer_classifier)
 NGRAM_SIGNAL = "ngram_harmful"  # the character n-gram classifier; computed when the policy gives it a weight
+NEIGHBOUR_SIGNAL = "neighbour_harmful"  # the nearest-training-prompt vote; computed when the policy gives it a weight
 ANSWER_NGRAM_SIGNAL = "answer_ngram_harmful"  # the output check's n-gram classifier (policy.answer_fusion)
 ANSWER_SIGNALS = (ANSWER_SIGNAL, ANSWER_NGRAM_SIGNAL)
-BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL)
+BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL, NEIGHBOUR_SIGNAL)
 
 
 class PolicyError(ValueError):

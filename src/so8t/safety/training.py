@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -75,6 +75,31 @@ def validation_metrics(rows: Sequence[SafetyRow], scores: np.ndarray) -> dict[st
         metrics[lang] = {"rows": int(mask.sum()), "roc_auc": round(roc_auc(lang_scores, labels), 4),
                          "accuracy_at_0.5": round(float(((lang_scores >= 0.5) == labels).mean()), 4)}
     return metrics
+
+
+def card_facts(meta: dict, artifact: Path) -> tuple[str, str]:
+    """A model card's validation-metrics table rows and the artifact's sha256 (or that it is not written yet)."""
+    metrics = "\n".join(f"| {lang} | {m['rows']} | {m['roc_auc']:.4f} | {m['accuracy_at_0.5']:.4f} |"
+                        for lang, m in meta["val_metrics"].items())
+    return metrics, hashlib.sha256(artifact.read_bytes()).hexdigest() if artifact.exists() else "(not written)"
+
+
+def artifact_arguments(description: str, default_out: Path, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line every artifact builder shares: where to write, where the public data lies."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument("--shared-dir", type=Path, default=None, help="public data dir (default: find shared/data/safety)")
+    return parser.parse_args(argv)
+
+
+def publish_artifact(model, val_rows: Sequence[SafetyRow], val_scores: np.ndarray, out: Path, card_name: str,
+                     write_card: Callable[[object, Path], None]) -> None:
+    """Records the validation metrics in the artifact, writes it and its model card beside it, prints its metadata."""
+    model.meta["val_metrics"] = validation_metrics(val_rows, val_scores)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    write_card(model, out.with_name(card_name))
+    print(json.dumps(model.meta, indent=2, sort_keys=True))
 
 
 def write_model_card(model: HarmClassifier, rows: Sequence[SafetyRow], path: Path) -> None:
