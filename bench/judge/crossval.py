@@ -18,6 +18,7 @@ Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; 
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py shipped-val        # shipped classifiers on validation
   OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py cuts [--scores oof|shipped-val] [--e5-weights 1,2,3,4]
                                                              [--confidence 0.9] [--recall-confidence ja=0.9]
+                                                             [--deny-confidence 0.9]  # the deny cuts' own margin
                                                              [--write POLICY.json --write-weight W]
                                                              [--e5-name e5_L8]   # which e5 OOF scores to fuse
                                                              [--ngram-weight 0]  # default: the packaged policy's
@@ -195,9 +196,10 @@ def _cut_per_resample(values: np.ndarray, groups: np.ndarray, rate: float, side:
 
 def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_recall: float,
                 max_lookalike_deny: float, confidence: float, recall_confidence: dict[str, float] | None = None,
-                resamples: int = 1000) -> dict[str, dict[str, float]]:
+                resamples: int = 1000, deny_confidence: float | None = None) -> dict[str, dict[str, float]]:
     """Per language, cuts that meet the targets in `confidence` of group-bootstrap resamples of the OOF rows;
-    `recall_confidence` overrides it for the escalate (recall) cut of the languages it names."""
+    `recall_confidence` overrides it for the escalate (recall) cut of the languages it names, `deny_confidence`
+    for both deny (look-alike DENY) cuts."""
     allow_ids = {p.id for p in policy.patterns.allow}
     deny_ids = {p.id for p in policy.patterns.deny}
     final = np.array([v.scores["final"] for v in verdicts])
@@ -212,7 +214,7 @@ def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_re
         escalate = np.quantile(_cut_per_resample(final[harmful], groups[harmful], 1.0 - target_recall, "escalate",
                                                  resamples, rng), 1.0 - (recall_confidence or {}).get(lang, confidence))
         deny = np.quantile(_cut_per_resample(deny_view[lookalike], groups[lookalike], max_lookalike_deny, "deny",
-                                             resamples, rng), confidence)
+                                             resamples, rng), confidence if deny_confidence is None else deny_confidence)
         escalate = round(float(max(escalate, 0.0)), 4)
         result[lang] = {"escalate": escalate, "deny": round(float(min(max(deny, escalate), 1.0)), 4)}
     return result
@@ -264,7 +266,8 @@ def _side_weight(signal: str, given: float | None, signals: dict, source: str, b
 def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], target_recall: float,
          max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
          version: str | None, e5_name: str = "e5", recall_confidence: dict[str, float] | None = None,
-         ngram_weight: float | None = None, base: Path | None = None, neighbour_weight: float | None = None) -> None:
+         ngram_weight: float | None = None, base: Path | None = None, neighbour_weight: float | None = None,
+         deny_confidence: float | None = None) -> None:
     """Cuts set by the margin rule for each e5 weight, and the figures at them and at `base`'s own cuts (`base`: a
     policy file whose patterns and other fields are kept; default the packaged policy)."""
     signals = _signals(cache, source, e5_name)
@@ -277,14 +280,14 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
     langs = np.array([row.lang for row in rows])
     print(f"{source} scores: {len(rows)} rows, {len({r.group for r in rows})} groups; cuts for "
           f"{target_recall:.0%} recall and <= {max_lookalike_deny:.0%} look-alike DENY in {confidence:.0%} of "
-          f"group-bootstrap resamples; n-gram weight {ngram_weight:g}, neighbour weight {neighbour_weight:g}")
+          f"group-bootstrap resamples (deny cuts: {confidence if deny_confidence is None else deny_confidence:.0%}); n-gram weight {ngram_weight:g}, neighbour weight {neighbour_weight:g}")
     print(OPERATING_POINT_HEADER)
     chosen = None
     for weight in weights:
         untuned = Judge(policy=_policy(weight, ngram_weight, base=base, neighbour_weight=neighbour_weight))
         verdicts = oof_verdicts(untuned, rows, signals, embeddings)
         thresholds = margin_cuts(rows, verdicts, untuned.policy, target_recall, max_lookalike_deny, confidence,
-                                 recall_confidence)
+                                 recall_confidence, deny_confidence=deny_confidence)
         final = np.array([v.scores["final"] for v in verdicts])
         auc = {lang: roc_auc(final[langs == lang], labels[langs == lang]) for lang in ("en", "ja")}
         own = {lang: untuned.policy.thresholds_for(lang).model_dump() for lang in ("en", "ja")}
@@ -350,6 +353,8 @@ def main() -> None:
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument("--max-lookalike-deny", type=float, default=0.05)
     parser.add_argument("--confidence", type=float, default=0.9, help="share of bootstrap resamples a cut must satisfy")
+    parser.add_argument("--deny-confidence", type=float, default=None,
+                        help="share of resamples the deny cuts must satisfy (default: --confidence)")
     parser.add_argument("--recall-confidence", action="append", default=[], metavar="LANG=SHARE",
                         help="cuts: another --confidence for one language's escalate (recall) cut, e.g. ja=0.9")
     parser.add_argument("--policy", type=Path, default=None,
@@ -363,6 +368,8 @@ def main() -> None:
     rows = development_rows(args.rows)
     if args.step in ("dump-rows", "pack-wheel") and args.out is None:
         parser.error(f"{args.step} needs --out FILE")
+    if args.deny_confidence is not None and not 0.0 < args.deny_confidence < 1.0:
+        parser.error(f"--deny-confidence {args.deny_confidence} is not between 0 and 1")
     if args.step == "dump-rows":
         args.out.write_text("".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows),
                             encoding="utf-8")
@@ -391,7 +398,8 @@ def main() -> None:
     else:
         cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
              args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name,
-             _language_shares(args.recall_confidence), args.ngram_weight, args.policy, args.neighbour_weight)
+             _language_shares(args.recall_confidence), args.ngram_weight, args.policy, args.neighbour_weight,
+             args.deny_confidence)
 
 
 if __name__ == "__main__":
