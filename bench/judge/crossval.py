@@ -270,6 +270,7 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
          deny_confidence: float | None = None) -> None:
     """Cuts set by the margin rule for each e5 weight, and the figures at them and at `base`'s own cuts (`base`: a
     policy file whose patterns and other fields are kept; default the packaged policy)."""
+    deny_confidence = confidence if deny_confidence is None else deny_confidence
     signals = _signals(cache, source, e5_name)
     ngram_weight = _side_weight(NGRAM_SIGNAL, ngram_weight, signals, source, base)
     neighbour_weight = _side_weight(NEIGHBOUR_SIGNAL, neighbour_weight, signals, source, base)
@@ -280,7 +281,8 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
     langs = np.array([row.lang for row in rows])
     print(f"{source} scores: {len(rows)} rows, {len({r.group for r in rows})} groups; cuts for "
           f"{target_recall:.0%} recall and <= {max_lookalike_deny:.0%} look-alike DENY in {confidence:.0%} of "
-          f"group-bootstrap resamples (deny cuts: {confidence if deny_confidence is None else deny_confidence:.0%}); n-gram weight {ngram_weight:g}, neighbour weight {neighbour_weight:g}")
+          f"group-bootstrap resamples (deny cuts: {deny_confidence:.0%}); n-gram weight {ngram_weight:g}, "
+          f"neighbour weight {neighbour_weight:g}")
     print(OPERATING_POINT_HEADER)
     chosen = None
     for weight in weights:
