@@ -51,7 +51,7 @@ from so8t.safety.dataset import CV_FOLDS, SafetyRow, cv_fold, iter_rows  # noqa:
 from so8t.safety.e5_classifier import E5TrainConfig  # noqa: E402
 from so8t.safety.e5_training import SHIPPED_MEMBERS, cached_bottom_states, train_e5_from_rows  # noqa: E402
 from so8t.safety.encoder import DEFAULT_ENCODER, encode_cached, load_encoder  # noqa: E402
-from so8t.safety.evaluation import LOOKALIKE_SOURCE, judge_rows, quality, roc_auc  # noqa: E402
+from so8t.safety.evaluation import LOOKALIKE_SOURCE, deny_view, judge_rows, quality, roc_auc  # noqa: E402
 from so8t.safety.neighbours import NeighbourVote  # noqa: E402
 from so8t.safety.ngram_training import train_ngram_from_rows  # noqa: E402
 from so8t.safety.policy import E5_SIGNAL, ENCODER_SIGNAL, NEIGHBOUR_SIGNAL, NGRAM_SIGNAL, Policy  # noqa: E402
@@ -200,11 +200,8 @@ def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_re
     """Per language, cuts that meet the targets in `confidence` of group-bootstrap resamples of the OOF rows;
     `recall_confidence` overrides it for the escalate (recall) cut of the languages it names, `deny_confidence`
     for both deny (look-alike DENY) cuts."""
-    allow_ids = {p.id for p in policy.patterns.allow}
-    deny_ids = {p.id for p in policy.patterns.deny}
     final = np.array([v.scores["final"] for v in verdicts])
-    deny_view = np.array([0.0 if allow_ids & set(v.patterns) and not deny_ids & set(v.patterns) else v.scores["final"]
-                          for v in verdicts])
+    denial = np.array(deny_view(policy, verdicts))
     rng = np.random.default_rng(0)
     result = {}
     for lang in ("en", "ja"):
@@ -213,7 +210,7 @@ def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_re
         groups = np.array([r.group for r in rows])
         escalate = np.quantile(_cut_per_resample(final[harmful], groups[harmful], 1.0 - target_recall, "escalate",
                                                  resamples, rng), 1.0 - (recall_confidence or {}).get(lang, confidence))
-        deny = np.quantile(_cut_per_resample(deny_view[lookalike], groups[lookalike], max_lookalike_deny, "deny",
+        deny = np.quantile(_cut_per_resample(denial[lookalike], groups[lookalike], max_lookalike_deny, "deny",
                                              resamples, rng), confidence if deny_confidence is None else deny_confidence)
         escalate = round(float(max(escalate, 0.0)), 4)
         result[lang] = {"escalate": escalate, "deny": round(float(min(max(deny, escalate), 1.0)), 4)}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from so8t.safety.dataset import SafetyRow
+from so8t.safety.policy import Policy
 
 LOOKALIKE_SOURCE = "so8t-contrastive"
 
@@ -120,17 +121,22 @@ def tune_thresholds(rows: Sequence[SafetyRow], scores: Sequence[float], deny_sco
     return result
 
 
+def deny_view(policy: Policy, verdicts: Sequence) -> list[float]:
+    """Each verdict's score as the DENY cut sees it: 0 where no score can make it DENY, because no deny pattern
+    fired and an allow pattern holds it at ESCALATE or a topic pattern names a category capped below DENY."""
+    allow_ids = {p.id for p in policy.patterns.allow}
+    deny_ids = {p.id for p in policy.patterns.deny}
+    capped_topic_ids = {p.id for p in policy.patterns.topic if policy.cap("DENY", p.category) != "DENY"}
+    return [0.0 if (allow_ids | capped_topic_ids) & set(v.patterns) and not deny_ids & set(v.patterns)
+            else v.scores["final"] for v in verdicts]
+
+
 def suggest_thresholds(judge, rows: Sequence[SafetyRow], verdicts: Sequence, target_recall: float = 0.98,
                        max_lookalike_deny: float = 0.05) -> dict[str, dict[str, float]]:
     """`tune_thresholds` over a judge's verdicts on validation rows, as the policy's `language_thresholds`.
 
-    A row held by an allow pattern (and no deny pattern) can never be DENY, whatever its score, so the DENY cut
-    sees it as 0.
+    The DENY cut sees each row as `deny_view` does.
     """
-    allow_ids = {p.id for p in judge.policy.patterns.allow}
-    deny_ids = {p.id for p in judge.policy.patterns.deny}
-    deny_scores = [0.0 if allow_ids & set(v.patterns) and not deny_ids & set(v.patterns) else v.scores["final"]
-                   for v in verdicts]
-    tuned = tune_thresholds(rows, [v.scores["final"] for v in verdicts], deny_scores,
+    tuned = tune_thresholds(rows, [v.scores["final"] for v in verdicts], deny_view(judge.policy, verdicts),
                             target_recall=target_recall, max_lookalike_deny=max_lookalike_deny)
     return {lang: {"escalate": e, "deny": d} for lang, (e, d) in tuned.items()}

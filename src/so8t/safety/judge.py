@@ -11,7 +11,9 @@ Decision rule (also in the README):
    the same way, and the highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful).
    Nothing a document (or the prompt) says is ever read as an instruction: the policy and thresholds are fixed
    when the judge is built.
-3. A deny pattern from the policy (on prompt or documents) sets `final` to 1.0 and names the category.
+3. A deny pattern from the policy (on prompt or documents) sets `final` to 1.0 and names the category. Without
+   one, a topic pattern on the prompt (1.14.0 on: someone else's suicidal words reported by a person asking how to
+   help) names the category and leaves `final` to the signals, unless a document's content drives `final`.
 4. `final` >= deny threshold -> DENY; >= escalate threshold -> ESCALATE; else ALLOW (thresholds per language where
    the policy sets them; a prompt with any kana/kanji counts as Japanese).
 5. An allow pattern (a known-safe idiom, and no deny pattern) turns DENY into ESCALATE. An injection pattern (in
@@ -49,7 +51,7 @@ from so8t.safety.encoder import SentenceEncoder, load_encoder
 from so8t.safety.neighbours import NEIGHBOUR_ARTIFACT_PATH, NeighbourVote
 from so8t.safety.ngram_classifier import NGRAM_ARTIFACT_PATH, NgramHarmClassifier
 from so8t.safety.policy import ANSWER_NGRAM_SIGNAL, ANSWER_SIGNAL, BUILTIN_SIGNALS, E5_SIGNAL, ENCODER_SIGNAL, \
-    NEIGHBOUR_SIGNAL, NGRAM_SIGNAL, Decision, Pattern, Policy, load_policy
+    NEIGHBOUR_SIGNAL, NGRAM_SIGNAL, PATTERN_KINDS, Decision, Pattern, Policy, load_policy
 from so8t.safety.training import ARTIFACT_PATH
 
 _EPS = 1e-4
@@ -83,6 +85,7 @@ class _Matches:
     deny: list[tuple[Pattern, str]] = field(default_factory=list)
     allow: list[tuple[Pattern, str]] = field(default_factory=list)
     injection: list[tuple[Pattern, str]] = field(default_factory=list)
+    topic: list[tuple[Pattern, str]] = field(default_factory=list)
 
 
 def _logit(p: float) -> float:
@@ -238,7 +241,7 @@ class Judge:
 
     def _match(self, text: str) -> _Matches:
         matches = _Matches()
-        for kind in ("deny", "allow", "injection"):
+        for kind in PATTERN_KINDS:
             for pattern in getattr(self.policy.patterns, kind):
                 found = pattern.compiled.search(text)
                 if found:
@@ -280,6 +283,12 @@ class Judge:
             pattern, snippet = matches.deny[0]
             final, category = 1.0, pattern.category
             reasons.append(f"deny pattern {pattern.id} ({snippet!r}, {pattern.category}) sets the score to 1.00")
+        elif matches.topic and driver is None:
+            # The prompt's own topic, not a document's content, is what may soften the decision.
+            pattern, snippet = matches.topic[0]
+            category = pattern.category
+            reasons.append(f"topic pattern {pattern.id} ({snippet!r}) names the category {category}; "
+                           "the signals set the score")
         scores["final"] = round(final, 4)
 
         if final >= thresholds.deny:
@@ -310,7 +319,7 @@ class Judge:
             decision = capped
         if decision != "ALLOW" and category is None:
             category = self._category(embedding)
-        matched = [p.id for kind in (matches.deny, matches.allow, matches.injection) for p, _ in kind]
+        matched = [p.id for kind in PATTERN_KINDS for p, _ in getattr(matches, kind)]
         return Verdict(decision=decision, confidence=round(float(confidence), 4), scores=scores, reasons=reasons,
                        category=category if decision != "ALLOW" else None, patterns=list(dict.fromkeys(matched)),
                        policy_version=policy.version,

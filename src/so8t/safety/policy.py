@@ -30,6 +30,9 @@ ANSWER_SIGNALS = (ANSWER_SIGNAL, ANSWER_NGRAM_SIGNAL)
 BUILTIN_SIGNALS = (ENCODER_SIGNAL, E5_SIGNAL, NGRAM_SIGNAL, NEIGHBOUR_SIGNAL)
 
 
+PATTERN_KINDS = ("deny", "allow", "injection", "topic")
+
+
 class PolicyError(ValueError):
     """The policy file is missing, not JSON, or does not validate; the message names the problem."""
 
@@ -77,11 +80,13 @@ class Pattern(_Strict):
 
 
 class Patterns(_Strict):
-    """deny: forces score 1.0 and a category; allow: a safe idiom, never DENY; injection: never ALLOW."""
+    """deny: forces score 1.0 and a category; allow: a safe idiom, never DENY; injection: never ALLOW;
+    topic: names a category (whose cap then applies) and leaves the score to the signals."""
 
     deny: list[Pattern] = []
     allow: list[Pattern] = []
     injection: list[Pattern] = []
+    topic: list[Pattern] = []
 
 
 class Fusion(_Strict):
@@ -137,11 +142,14 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _known_categories(self) -> "Policy":
-        for kind in ("deny", "allow", "injection"):
+        for kind in PATTERN_KINDS:
             for pattern in getattr(self.patterns, kind):
                 if pattern.category is not None and pattern.category not in self.categories:
                     raise ValueError(f"patterns.{kind} {pattern.id!r} names unknown category {pattern.category!r}")
-        ids = [p.id for kind in ("deny", "allow", "injection") for p in getattr(self.patterns, kind)]
+        for pattern in self.patterns.topic:
+            if pattern.category is None:
+                raise ValueError(f"patterns.topic {pattern.id!r} must name a category")
+        ids = [p.id for kind in PATTERN_KINDS for p in getattr(self.patterns, kind)]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"duplicate pattern ids: {duplicates}")
