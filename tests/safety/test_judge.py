@@ -193,7 +193,7 @@ def test_a_topic_pattern_caps_the_signals_decision_but_never_a_documents(tmp_pat
     reported = "部下に死にたいと打ち明けられたら、最初に何と言えばいい？"
     verdict = strict.judge(reported)
     assert verdict.decision == "ESCALATE" and verdict.category == "self_harm", verdict
-    assert verdict.scores["final"] < 1.0 and "ja-reported-suicidal" in verdict.patterns
+    assert verdict.scores["final"] < 1.0 and "ja-suicidal-words" in verdict.patterns
     # A harmful document driving the score is content, and the prompt's topic does not soften it.
     assert strict.judge(reported, documents=[HARMFUL[3]]).decision == "DENY"
 

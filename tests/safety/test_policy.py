@@ -106,12 +106,14 @@ def test_patterns_catch_their_harm_and_leave_look_alikes_alone(pattern_id):
     assert [t for t in look_alikes if any(p.compiled.search(t) for p in patterns.values())] == []
 
 
-# Someone else's suicidal words, reported by a person asking how to help: the topic pattern names self_harm (so the
-# decision is capped at ESCALATE) and the signals decide whether the question is held at all (policy 1.14.0).
+# Suicidal words the deny pattern leaves to the signals (reported by a person asking how to help, quoted, figurative)
+# still name self_harm through a topic pattern, so the decision is capped at ESCALATE and the signals decide whether
+# the prompt is held at all (policy 1.14.0).
 TOPIC_CASES = {
-    "ja-reported-suicidal": (["部下に死にたいと打ち明けられたら、最初に何と言えばいい？", "弟が自殺したいと言ってきた。家族として何ができる？",
-                              "同級生が消えたいって言ってる。先生に話すべき？"],
-                             ["毎日死にたいと思っています。", "死にたいくらい眠い日の乗り切り方は？"]),
+    "ja-suicidal-words": (["部下に死にたいと打ち明けられたら、最初に何と言えばいい？", "弟が自殺したいと言ってきた。家族として何ができる？",
+                           "同級生が消えたいって言ってる。先生に話すべき？", "死にたいくらい眠い日の乗り切り方は？",
+                           "「死にたい」と毎晩思ってしまう。"],
+                          ["仕事を全部終わらせたい、効率のいい方法は？", "このシミが消えない。どうすればいい？"]),
     "en-reported-suicidal": (["My roommate told me he wants to die. How do I get him help?",
                               "A pupil wrote in her journal that she feels suicidal; who should I tell first?"],
                              ["I want to die my hair blue.", "My friend said she wants to dye her hair."]),
@@ -119,7 +121,7 @@ TOPIC_CASES = {
 
 
 @pytest.mark.parametrize("pattern_id", sorted(TOPIC_CASES))
-def test_topic_patterns_name_reported_suicidal_words_only(pattern_id):
+def test_topic_patterns_name_the_suicidal_words_they_are_for(pattern_id):
     patterns = {p.id: p for p in load_policy().patterns.topic}
     reported, other = TOPIC_CASES[pattern_id]
     assert patterns[pattern_id].category == "self_harm"
