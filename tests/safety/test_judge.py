@@ -147,7 +147,7 @@ def test_extra_signals_are_fused_by_the_documented_rule(judge):
     assert lifted.scores["fused"] > base.scores["fused"]
     # the fused log-odds are the policy-weighted mean of every present signal's log-odds
     logit = lambda p: math.log(min(max(p, 1e-4), 1 - 1e-4) / (1 - min(max(p, 1e-4), 1 - 1e-4)))  # noqa: E731
-    weights = judge.policy.fusion.weights
+    weights = judge.policy.fusion.weights_for("en")
     signals = {name: base.scores[name] for name in BUILTIN_SIGNALS if name in base.scores}
     signals["so8t_head_harmful"] = 0.999
     mean = sum(weights[n] * logit(p) for n, p in signals.items()) / sum(weights[n] for n in signals)
@@ -181,6 +181,22 @@ def _strict_judge(tmp_path, judge) -> Judge:
     path.write_text(json.dumps(policy), encoding="utf-8")
     strict = Judge(policy=path, encoder=judge.encoder)
     return strict
+
+
+def test_a_languages_own_weights_fuse_its_prompts_and_documents(tmp_path, judge):
+    policy = load_policy().model_dump(mode="json")
+    policy["fusion"]["languages"] = {"ja": {name: 0.0 for name in BUILTIN_SIGNALS if name != "encoder_harmful"}}
+    path = tmp_path / "ja-use-only.json"
+    path.write_text(json.dumps(policy), encoding="utf-8")
+    use_only = Judge(policy=path, encoder=judge.encoder)
+    japanese = use_only.judge(HARMFUL[3])
+    assert japanese.scores["fused"] == pytest.approx(japanese.scores["encoder_harmful"], abs=1e-3)
+    assert japanese.scores["fused"] != pytest.approx(judge.judge(HARMFUL[3]).scores["fused"], abs=1e-3)
+    english = use_only.judge(HARMFUL[0])
+    assert english.scores["fused"] == pytest.approx(judge.judge(HARMFUL[0]).scores["fused"], abs=1e-3)
+    # A document is fused by its own language's weights, whatever language the prompt is in.
+    quoted = use_only.judge(BENIGN[0], documents=[HARMFUL[3]])
+    assert quoted.scores["documents_harmful"] == pytest.approx(japanese.scores["fused"], abs=1e-3)
 
 
 def test_a_stricter_policy_file_changes_decisions(tmp_path, judge):

@@ -134,3 +134,23 @@ def test_a_topic_pattern_must_name_a_known_category(policy_dict):
     bad["patterns"]["topic"] = [{"id": "t", "lang": "en", "regex": "x"}]
     with pytest.raises(PolicyError, match="patterns.topic 't' must name a category"):
         policy_from_dict(bad)
+
+
+def test_language_weight_overrides_merge_and_bad_ones_are_named(policy_dict):
+    policy_dict["fusion"]["languages"] = {"ja": {"e5_harmful": 5.0}}
+    fusion = policy_from_dict(policy_dict).fusion
+    assert fusion.weights_for("ja") == {**fusion.weights, "e5_harmful": 5.0}
+    assert fusion.weights_for("en") == fusion.weights
+    policy_dict["fusion"]["languages"] = {"ja": {"e5_harmfull": 5.0}}
+    with pytest.raises(PolicyError, match=r"fusion\.languages\.ja names signals \['e5_harmfull'\]"):
+        policy_from_dict(policy_dict)
+    policy_dict["fusion"]["languages"] = {"ja": {"e5_harmful": -1.0}}
+    with pytest.raises(PolicyError, match=r"fusion\.languages\.ja weights must be >= 0"):
+        policy_from_dict(policy_dict)
+    policy_dict["fusion"]["languages"] = {"ja": {name: 0.0 for name in policy_dict["fusion"]["weights"]}}
+    with pytest.raises(PolicyError, match="gives every signal weight 0"):
+        policy_from_dict(policy_dict)
+    policy_dict["fusion"]["languages"] = {"fr": {"e5_harmful": 1.0}}
+    with pytest.raises(PolicyError, match="fr"):
+        policy_from_dict(policy_dict)
+

@@ -6,9 +6,9 @@ Decision rule (also in the README):
    and `neighbour_harmful` (the vote of the nearest training prompts in the USE space, 1.12.0 on), each computed
    only when the policy's fusion gives it a weight, and any
    `extra_signals` the caller passes (e.g. `so8t_head_harmful` from the SO8T head). Each is a probability; they
-   are pooled by the policy's weighted mean of log-odds -> `fused`.
+   are pooled by the policy's weighted mean of log-odds, with the weights for the prompt's language -> `fused`.
 2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own built-in signals, pooled
-   the same way, and the highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful).
+   the same way (with the document's own language's weights), and the highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful).
    Nothing a document (or the prompt) says is ever read as an instruction: the policy and thresholds are fixed
    when the judge is built.
 3. A deny pattern from the policy (on prompt or documents) sets `final` to 1.0 and names the category. Without
@@ -149,7 +149,7 @@ class Judge:
     def _fused_model(self, signal: str, given, model_class: type, default_path: Path, file_key: str):
         """The classifier behind `signal`, only when the policy fuses it (the e5 one costs ~15 ms per prompt); a
         file it is loaded from is named for the agent's identity contract."""
-        if self.policy.fusion.weights.get(signal, 0.0) <= 0.0:
+        if not self.policy.fusion.fuses(signal):
             return None
         if isinstance(given, model_class):
             return given
@@ -203,7 +203,8 @@ class Judge:
             builtin += self._request_signals(flat_docs, embeddings[len(texts):])
         else:
             builtin = self._request_signals(texts + flat_docs, embeddings)
-        doc_scores = iter(self._fuse(signals) for signals in builtin[len(texts):])
+        doc_scores = iter(self._fuse(signals, detect_lang(document))
+                          for signals, document in zip(builtin[len(texts):], flat_docs))
         verdicts = []
         for index, (text, signals, doc_list) in enumerate(zip(texts, extras, docs)):
             kept = [d for d in doc_list if d.strip()]
@@ -224,12 +225,12 @@ class Judge:
                 row[NEIGHBOUR_SIGNAL] = float(p)
         return signals
 
-    def _fuse(self, signals: Mapping[str, float]) -> float:
-        """The policy's weighted mean of log-odds over the signals present: the request fusion's, or for an answer
-        (its own classifiers' signals) the answer fusion's."""
+    def _fuse(self, signals: Mapping[str, float], lang: str) -> float:
+        """The policy's weighted mean of log-odds over the signals present: the request fusion's for a text in
+        `lang`, or for an answer (its own classifiers' signals) the answer fusion's."""
         if ANSWER_SIGNAL in signals:
             return pool_log_odds(signals, self.policy.answer_weights())
-        return pool_log_odds(signals, self.policy.fusion.weights)
+        return pool_log_odds(signals, self.policy.fusion.weights_for(lang))
 
     def _check_signals(self, signals: Mapping[str, float]) -> None:
         for name, value in signals.items():
@@ -256,9 +257,10 @@ class Judge:
     def _decide(self, text: str, embedding: np.ndarray, pooled: dict[str, float], documents: list[str],
                 doc_scores: list[float], answer: bool = False) -> Verdict:
         policy = self.policy
-        thresholds = policy.thresholds_for(detect_lang(text), answer=answer)
+        lang = detect_lang(text)
+        thresholds = policy.thresholds_for(lang, answer=answer)
         scores = {k: round(v, 4) for k, v in pooled.items()}
-        fused = self._fuse(pooled)
+        fused = self._fuse(pooled, lang)
         scores["fused"] = round(fused, 4)
         reasons = [f"signals {', '.join(f'{n}={p:.2f}' for n, p in pooled.items())} fuse to {fused:.2f}"]
         final = fused

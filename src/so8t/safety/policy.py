@@ -90,9 +90,14 @@ class Patterns(_Strict):
 
 
 class Fusion(_Strict):
-    """Signals are pooled by a weighted mean of log-odds; a signal missing from the call is left out."""
+    """Signals are pooled by a weighted mean of log-odds; a signal missing from the call is left out.
+
+    `languages` overrides some of the weights for one language's prompts (policy 1.15.0 on): the signals rank the
+    two languages unequally (the n-gram classifier reads Japanese better than English), so one mix does not fit both.
+    """
 
     weights: dict[str, float]
+    languages: dict[Literal["en", "ja"], dict[str, float]] = {}
 
     @field_validator("weights")
     @classmethod
@@ -103,6 +108,28 @@ class Fusion(_Strict):
         if bad:
             raise ValueError(f"fusion weights must be >= 0, got {bad}")
         return value
+
+    @model_validator(mode="after")
+    def _known_overrides(self) -> "Fusion":
+        for lang, overrides in self.languages.items():
+            unknown = sorted(set(overrides) - set(self.weights))
+            if unknown:
+                raise ValueError(f"fusion.languages.{lang} names signals {unknown} that fusion.weights lacks; "
+                                 f"known: {sorted(self.weights)}")
+            bad = {name: weight for name, weight in overrides.items() if weight < 0}
+            if bad:
+                raise ValueError(f"fusion.languages.{lang} weights must be >= 0, got {bad}")
+            if sum(self.weights_for(lang).values()) <= 0:
+                raise ValueError(f"fusion.languages.{lang} gives every signal weight 0: nothing would be fused")
+        return self
+
+    def weights_for(self, lang: str) -> dict[str, float]:
+        """The weights for a prompt in `lang`: `weights`, with that language's overrides."""
+        return {**self.weights, **self.languages.get(lang, {})}
+
+    def fuses(self, signal: str) -> bool:
+        """Whether any language gives `signal` weight, so the judge must compute it."""
+        return any(self.weights_for(lang).get(signal, 0.0) > 0.0 for lang in ("en", "ja"))
 
 
 class Policy(_Strict):
