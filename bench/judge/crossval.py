@@ -334,12 +334,11 @@ MIX_GRID = {E5_SIGNAL: (2.0, 3.0, 4.0, 6.0), NGRAM_SIGNAL: (0.5, 1.0, 2.0), NEIG
 def language_mixes(rows: list[SafetyRow], cache: Path, lang: str, e5_name: str, target_recall: float,
                    max_lookalike_deny: float, confidence: float, recall_confidence: dict[str, float] | None,
                    deny_confidence: float | None, base: Path | None, shown: int = 15) -> None:
-    """One language's out-of-fold operating point for each mix of signal weights in `grid` (USE's stays 1), at the
-    cuts the margin rule sets for that mix, best benign escalation first: whether a language's own weights
+    """One language's out-of-fold operating point for each mix of signal weights in MIX_GRID (USE's stays 1), at
+    the cuts the margin rule sets for that mix, best benign escalation first: whether a language's own weights
     (policy `fusion.languages`) hold its recall with fewer benign prompts held."""
     signals = _signals(cache, "oof", e5_name)
-    grid = MIX_GRID
-    missing = sorted(set(grid) - set(signals))
+    missing = sorted(set(MIX_GRID) - set(signals))
     if missing:
         raise SystemExit(f"no out-of-fold scores for {missing}: run their steps first")
     rows = [row for row in rows if row.lang == lang and row.id in signals[E5_SIGNAL]]
@@ -347,25 +346,25 @@ def language_mixes(rows: list[SafetyRow], cache: Path, lang: str, e5_name: str, 
     labels = np.array([row.label == "harmful" for row in rows])
     own_cuts = {name: cut.model_dump() for name, cut in load_policy(base).language_thresholds.items()}
     loaded = Judge(policy=_policy(1.0, 1.0, base=base, neighbour_weight=1.0))
-    names = list(grid)
+    names = list(MIX_GRID)
     results = []
-    for values in itertools.product(*grid.values()):
+    for values in itertools.product(*MIX_GRID.values()):
         mix = dict(zip(names, values))
-
-        def variant(cuts_here: dict | None = None) -> Policy:  # this mix for every language (only `lang` is judged)
-            return _policy(mix[E5_SIGNAL], mix[NGRAM_SIGNAL], cuts_here, base, mix[NEIGHBOUR_SIGNAL], languages={})
-
-        verdicts = oof_verdicts(_same_parts(loaded, variant()), rows, signals, embeddings)
-        cut = margin_cuts(rows, verdicts, variant(), target_recall, max_lookalike_deny, confidence, recall_confidence,
-                          deny_confidence=deny_confidence, langs=(lang,))
-        tuned = _same_parts(loaded, variant({**own_cuts, lang: cut[lang]}))
+        # The mix is set as the shared weights: only `lang`'s rows are judged.
+        untuned = _same_parts(loaded, _policy(mix[E5_SIGNAL], mix[NGRAM_SIGNAL], None, base, mix[NEIGHBOUR_SIGNAL], {}))
+        verdicts = oof_verdicts(untuned, rows, signals, embeddings)
+        cut = margin_cuts(rows, verdicts, untuned.policy, target_recall, max_lookalike_deny, confidence,
+                          recall_confidence, deny_confidence=deny_confidence, langs=(lang,))
+        tuned = _same_parts(loaded, _policy(mix[E5_SIGNAL], mix[NGRAM_SIGNAL], {**own_cuts, lang: cut[lang]}, base,
+                                            mix[NEIGHBOUR_SIGNAL], {}))
         report = quality(rows, [v.decision for v in oof_verdicts(tuned, rows, signals, embeddings)], lang)
         auc = roc_auc(np.array([v.scores["final"] for v in verdicts]), labels)
         results.append((report.benign_escalation, mix, auc, report, cut[lang]))
     print(f"{lang}: {len(rows)} out-of-fold rows; {len(results)} mixes, the {shown} with the least benign escalation")
     print(" ".join(f"{name.removesuffix('_harmful'):>9}" for name in names) + "  " + OPERATING_POINT_HEADER[10:])
     for _, mix, auc, report, cut in sorted(results, key=lambda item: item[0])[:shown]:
-        print(" ".join(f"{mix[name]:>9g}" for name in names) + "  " + operating_point_row(0, lang, auc, report, cut)[10:])
+        figures = operating_point_row(0, lang, auc, report, cut)[10:]  # the row without its e5-weight column
+        print(" ".join(f"{mix[name]:>9g}" for name in names) + "  " + figures)
 
 
 def _language_shares(items: list[str]) -> dict[str, float]:
@@ -431,7 +430,8 @@ def main() -> None:
     parser.add_argument("--language-weights", default=None, metavar="JSON",
                         help='cuts: per-language weight overrides, e.g. \'{"ja": {"e5_harmful": 4}}\' '
                              "(default: the policy's fusion.languages)")
-    parser.add_argument("--lang", choices=["en", "ja"], default="ja", help="mixes: the language whose mixes are compared")
+    parser.add_argument("--lang", choices=["en", "ja"], default="ja",
+                        help="mixes: the language whose weight mixes are compared")
     parser.add_argument("--write", type=Path, default=None,
                         help="write the policy (--policy or the packaged one) with these cuts here")
     parser.add_argument("--write-weight", type=float, default=None, help="the e5 weight whose cuts --write takes")

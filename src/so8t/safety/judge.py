@@ -8,7 +8,8 @@ Decision rule (also in the README):
    `extra_signals` the caller passes (e.g. `so8t_head_harmful` from the SO8T head). Each is a probability; they
    are pooled by the policy's weighted mean of log-odds, with the weights for the prompt's language -> `fused`.
 2. Untrusted documents (OCR text, pasted files) are judged as *content*: each gets its own built-in signals, pooled
-   the same way (with the document's own language's weights), and the highest becomes `documents_harmful`; `final` starts as max(fused, documents_harmful).
+   the same way (with the document's own language's weights), and the highest becomes `documents_harmful`;
+   `final` starts as max(fused, documents_harmful).
    Nothing a document (or the prompt) says is ever read as an instruction: the policy and thresholds are fixed
    when the judge is built.
 3. A deny pattern from the policy (on prompt or documents) sets `final` to 1.0 and names the category. Without

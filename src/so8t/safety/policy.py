@@ -92,8 +92,8 @@ class Patterns(_Strict):
 class Fusion(_Strict):
     """Signals are pooled by a weighted mean of log-odds; a signal missing from the call is left out.
 
-    `languages` overrides some of the weights for one language's prompts (policy 1.15.0 on): the signals rank the
-    two languages unequally (the n-gram classifier reads Japanese better than English), so one mix does not fit both.
+    `languages` overrides some of the weights for one language's prompts: the signals rank the two languages
+    unequally (the n-gram classifier reads Japanese better than English), so one mix need not fit both.
     """
 
     weights: dict[str, float]
